@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv if it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tympan-installed
+
+.PHONY: demo test bench clean
+
+# torch first and pinned: on these machines 2.13.0 is a CPU wheel on disk, while an unpinned torch
+# would pull a multi-GB CUDA build. The project itself only asks for torch>=2.2.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tympan demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/frontend.py
+	$(BIN)/python benchmarks/dataset.py
+
+clean:
+	rm -rf $(VENV) tympan-demo .pytest_cache

@@ -1,0 +1,12 @@
+"""Tympan: deep learning for audio - music and soundscapes - on PyTorch."""
+
+from . import audio, frontend
+from .audio import info, load, stream
+from .errors import AudioError, ConfigError, DatasetError, ModelFileError, TympanError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioError", "ConfigError", "DatasetError", "ModelFileError", "TympanError",
+    "audio", "frontend", "info", "load", "stream", "__version__",
+]

@@ -1,0 +1,392 @@
+"""Front-ends as torch layers: waveform in, time-frequency representation out.
+
+``Spectrogram`` -> ``MelSpectrogram`` -> ``LogMel`` -> ``MFCC``, each the one before plus one step, so a
+model can start with any of them and a saved model takes a waveform (kapre's lesson: no train/serve skew).
+Parameter names, defaults and output layout follow librosa, and so do the numbers: tests compare each
+layer with ``librosa.stft`` / ``feature.melspectrogram`` / ``power_to_db`` / ``feature.mfcc``.
+
+A ``(batch, samples)`` input gives ``(batch, bins, frames)``; a 1-D input gives ``(bins, frames)``.
+Zero-padding a clip at its end does not change its first ``n_frames(len(clip))`` frames
+(``center=True`` pads with zeros anyway), which is how clips of different lengths share one batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.signal
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+# ---------------------------------------------------------------------------------------------
+# Mel scale and filter bank, as librosa.filters.mel (Slaney's auditory toolbox by default, HTK optional)
+# ---------------------------------------------------------------------------------------------
+
+_F_SP = 200.0 / 3  # Slaney: linear below 1 kHz, 66.67 Hz per mel
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
+
+def hz_to_mel(frequencies, htk: bool = False) -> np.ndarray:
+    """Hz to mels (Slaney's scale, or HTK's ``2595 log10(1 + f/700)``), as ``librosa.hz_to_mel``."""
+    f = np.asanyarray(frequencies, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    mels = f / _F_SP
+    log_part = f >= _MIN_LOG_HZ
+    return np.where(log_part, _MIN_LOG_MEL + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP, mels)
+
+
+def mel_to_hz(mels, htk: bool = False) -> np.ndarray:
+    """Mels to Hz, the inverse of ``hz_to_mel``."""
+    m = np.asanyarray(mels, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return np.where(m >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m)
+
+
+def mel_frequencies(n_mels: int = 128, fmin: float = 0.0, fmax: float = 11025.0, htk: bool = False) -> np.ndarray:
+    """Centre frequencies in Hz of ``n_mels`` bands evenly spaced in mels between ``fmin`` and ``fmax``."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels), htk)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
+                   htk: bool = False, norm: str | None = "slaney") -> np.ndarray:
+    """Triangular mel filters, shape ``(n_mels, 1 + n_fft // 2)``, as ``librosa.filters.mel``.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    n_fft : int
+        FFT size.
+    n_mels : int
+        Number of bands.
+    fmin, fmax : float
+        Lowest and highest frequency in Hz; ``fmax=None`` means ``sr / 2``.
+    htk : bool
+        HTK's mel formula instead of Slaney's.
+    norm : {"slaney", None}
+        ``"slaney"`` divides each triangle by its width in Hz (constant energy per band).
+
+    Returns
+    -------
+    np.ndarray
+        float64 weights.
+
+    Examples
+    --------
+    >>> mel_filterbank(22050, 2048).shape
+    (128, 1025)
+    """
+    fmax = sr / 2.0 if fmax is None else float(fmax)
+    if not 0 <= fmin < fmax <= sr / 2.0 + 1e-9:
+        raise ConfigError(f"mel band edges need 0 <= fmin < fmax <= sr/2; got fmin={fmin}, fmax={fmax}, sr={sr}")
+    if norm not in ("slaney", None):
+        raise ConfigError(f"norm={norm!r}: choose 'slaney' or None")
+    fftfreqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_f = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if norm == "slaney":
+        weights *= (2.0 / (mel_f[2: n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return weights
+
+
+def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
+    """Orthonormal DCT-II basis, shape ``(n_mfcc, n_mels)``: ``scipy.fft.dct(x, type=2, norm='ortho')``."""
+    n = np.arange(n_mels)
+    k = np.arange(n_mfcc)[:, None]
+    basis = np.cos(np.pi / n_mels * (n + 0.5) * k) * math.sqrt(2.0 / n_mels)
+    basis[0] /= math.sqrt(2.0)
+    return basis
+
+
+def power_to_db(S: torch.Tensor, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0,
+                dims: int = 2) -> torch.Tensor:
+    """``10 log10(S / ref)`` floored at ``amin`` and at ``top_db`` below each example's peak.
+
+    As ``librosa.power_to_db``; the peak is taken per example over its last ``dims`` axes, so an
+    example's dB values do not depend on what else is in the batch.
+    """
+    if amin <= 0:
+        raise ConfigError(f"amin must be positive, got {amin}")
+    db = 10.0 * torch.log10(torch.clamp(S, min=amin)) - 10.0 * math.log10(max(amin, ref))
+    if top_db is not None:
+        if top_db < 0:
+            raise ConfigError(f"top_db must be non-negative, got {top_db}")
+        peak = db.amax(dim=tuple(range(-dims, 0)), keepdim=True)
+        db = torch.maximum(db, peak - top_db)
+    return db
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers
+# ---------------------------------------------------------------------------------------------
+
+
+def _batched(forward):
+    """Let a layer written for ``(batch, samples)`` take ``(samples,)`` or ``(..., samples)``."""
+
+    def wrapper(self, y: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(y):
+            y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        if y.ndim == 1:
+            return forward(self, y[None])[0]
+        lead = y.shape[:-1]
+        out = forward(self, y.reshape(-1, y.shape[-1]))
+        return out.reshape(*lead, *out.shape[1:])
+
+    wrapper.__doc__ = forward.__doc__
+    return wrapper
+
+
+class Spectrogram(nn.Module):
+    """Magnitude (``power=1``) or power (``power=2``) STFT, as ``np.abs(librosa.stft(y, ...)) ** power``.
+
+    Parameters
+    ----------
+    n_fft : int
+        FFT size in samples (librosa's default 2048).
+    hop_length : int or None
+        Samples between frames; ``None`` means ``win_length // 4``.
+    win_length : int or None
+        Window length; ``None`` means ``n_fft``. A shorter window is zero-padded to ``n_fft`` at the centre.
+    window : str
+        Any ``scipy.signal.get_window`` name, periodic as librosa's (``"hann"``, ``"hamming"``, ``"blackman"``...).
+    center : bool
+        Pad ``n_fft // 2`` samples at both ends so frame ``t`` is centred at ``t * hop_length``.
+    pad_mode : str
+        Padding when ``center``: ``"constant"`` (zeros, librosa's default) or ``"reflect"``.
+    power : float
+        1 for magnitude, 2 for power.
+
+    Examples
+    --------
+    >>> import torch
+    >>> Spectrogram()(torch.zeros(3, 22050)).shape
+    torch.Size([3, 1025, 44])
+    """
+
+    def __init__(self, n_fft: int = 2048, hop_length: int | None = None, win_length: int | None = None,
+                 window: str = "hann", center: bool = True, pad_mode: str = "constant", power: float = 2.0):
+        super().__init__()
+        win_length = n_fft if win_length is None else int(win_length)
+        hop_length = win_length // 4 if hop_length is None else int(hop_length)
+        if n_fft < 2 or not 0 < win_length <= n_fft or hop_length <= 0:
+            raise ConfigError(f"need n_fft >= 2, 0 < win_length <= n_fft and hop_length > 0; got "
+                              f"n_fft={n_fft}, win_length={win_length}, hop_length={hop_length}")
+        if pad_mode not in ("constant", "reflect"):
+            raise ConfigError(f"pad_mode={pad_mode!r}: choose 'constant' or 'reflect'")
+        if power <= 0:
+            raise ConfigError(f"power must be positive, got {power}")
+        try:
+            w = scipy.signal.get_window(window, win_length, fftbins=True)
+        except ValueError as error:
+            raise ConfigError(f"window={window!r}: {error}") from None
+        left = (n_fft - win_length) // 2
+        w = np.pad(w, (left, n_fft - win_length - left))
+        self.n_fft, self.hop_length, self.win_length = int(n_fft), hop_length, win_length
+        self.window_name, self.center, self.pad_mode, self.power = window, center, pad_mode, float(power)
+        self.register_buffer("window", torch.as_tensor(w, dtype=torch.float32), persistent=False)
+
+    @property
+    def n_bins(self) -> int:
+        """Frequency bins per frame: ``1 + n_fft // 2``."""
+        return self.n_fft // 2 + 1
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames produced for a clip of ``n_samples`` samples."""
+        if self.center:
+            return 1 + n_samples // self.hop_length
+        return 1 + max(0, n_samples - self.n_fft) // self.hop_length
+
+    @_batched
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` float waveform -> ``(batch, 1 + n_fft // 2, frames)``."""
+        if self.center and self.pad_mode == "reflect" and y.shape[-1] <= self.n_fft // 2:
+            raise ConfigError(f"pad_mode='reflect' needs more than n_fft // 2 = {self.n_fft // 2} samples, "
+                              f"got {y.shape[-1]}")
+        if not self.center and y.shape[-1] < self.n_fft:
+            raise ConfigError(f"center=False needs at least n_fft = {self.n_fft} samples, got {y.shape[-1]}")
+        X = torch.stft(y, self.n_fft, self.hop_length, window=self.window.to(y.dtype), center=self.center,
+                       pad_mode=self.pad_mode, return_complex=True)
+        magnitude_squared = X.real.square() + X.imag.square()
+        if self.power == 2.0:
+            return magnitude_squared
+        return magnitude_squared.pow(self.power / 2.0)
+
+    def extra_repr(self) -> str:
+        return (f"n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}, "
+                f"window={self.window_name!r}, center={self.center}, power={self.power}")
+
+
+class MelSpectrogram(nn.Module):
+    """Mel-band energies, as ``librosa.feature.melspectrogram``: STFT power through a mel filter bank.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz of the waveform the layer takes (librosa's default 22050).
+    n_fft, hop_length, win_length, window, center, pad_mode, power
+        As ``Spectrogram`` (``power=2``: mel power).
+    n_mels : int
+        Number of mel bands (librosa's default 128).
+    fmin, fmax : float
+        Band edges in Hz; ``fmax=None`` is ``sr / 2``.
+    htk : bool
+        HTK mel formula instead of Slaney's.
+    norm : {"slaney", None}
+        Filter normalisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MelSpectrogram(sr=16000, n_mels=64)(torch.zeros(16000)).shape
+    torch.Size([64, 32])
+    """
+
+    def __init__(self, sr: int = 22050, n_fft: int = 2048, hop_length: int | None = None,
+                 win_length: int | None = None, window: str = "hann", center: bool = True,
+                 pad_mode: str = "constant", power: float = 2.0, n_mels: int = 128, fmin: float = 0.0,
+                 fmax: float | None = None, htk: bool = False, norm: str | None = "slaney"):
+        super().__init__()
+        self.spectrogram = Spectrogram(n_fft, hop_length, win_length, window, center, pad_mode, power)
+        self.sr, self.n_mels, self.fmin, self.htk, self.norm = int(sr), int(n_mels), float(fmin), htk, norm
+        self.fmax = sr / 2.0 if fmax is None else float(fmax)
+        fb = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk, norm)
+        self.register_buffer("mel_basis", torch.as_tensor(fb, dtype=torch.float32), persistent=False)
+
+    @property
+    def hop_length(self) -> int:
+        return self.spectrogram.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        return self.spectrogram.n_frames(n_samples)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``(..., samples)`` -> ``(..., n_mels, frames)``."""
+        S = self.spectrogram(y)
+        return torch.matmul(self.mel_basis.to(S.dtype), S)
+
+    def extra_repr(self) -> str:
+        return f"sr={self.sr}, n_mels={self.n_mels}, fmin={self.fmin}, fmax={self.fmax}, htk={self.htk}, norm={self.norm!r}"
+
+
+class LogMel(nn.Module):
+    """Log-mel spectrogram in dB, as ``librosa.power_to_db(librosa.feature.melspectrogram(...))``.
+
+    Parameters
+    ----------
+    sr, n_fft, hop_length, win_length, window, center, pad_mode, n_mels, fmin, fmax, htk, norm
+        As ``MelSpectrogram`` (always mel power).
+    ref : float
+        Reference power for 0 dB.
+    amin : float
+        Floor on the power before the logarithm.
+    top_db : float or None
+        Floor each example at ``top_db`` dB below its own peak (librosa's 80); ``None`` for no floor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> LogMel(sr=8000, n_fft=512, n_mels=40)(torch.randn(2, 8000)).shape
+    torch.Size([2, 40, 63])
+    """
+
+    def __init__(self, sr: int = 22050, n_fft: int = 2048, hop_length: int | None = None,
+                 win_length: int | None = None, window: str = "hann", center: bool = True,
+                 pad_mode: str = "constant", n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
+                 htk: bool = False, norm: str | None = "slaney", ref: float = 1.0, amin: float = 1e-10,
+                 top_db: float | None = 80.0):
+        super().__init__()
+        self.mel = MelSpectrogram(sr, n_fft, hop_length, win_length, window, center, pad_mode, 2.0,
+                                  n_mels, fmin, fmax, htk, norm)
+        self.ref, self.amin, self.top_db = float(ref), float(amin), top_db
+        power_to_db(torch.ones(1, 1), ref, amin, top_db)  # validate the options now, not at the first batch
+
+    @property
+    def sr(self) -> int:
+        return self.mel.sr
+
+    @property
+    def n_mels(self) -> int:
+        return self.mel.n_mels
+
+    @property
+    def hop_length(self) -> int:
+        return self.mel.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        return self.mel.n_frames(n_samples)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``(..., samples)`` -> ``(..., n_mels, frames)`` in dB."""
+        return power_to_db(self.mel(y), self.ref, self.amin, self.top_db)
+
+    def extra_repr(self) -> str:
+        return f"ref={self.ref}, amin={self.amin}, top_db={self.top_db}"
+
+
+class MFCC(nn.Module):
+    """Mel-frequency cepstral coefficients, as ``librosa.feature.mfcc`` (DCT-II, orthonormal).
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    n_mfcc : int
+        Coefficients kept (librosa's default 20).
+    lifter : float
+        Cepstral liftering ``1 + (lifter / 2) sin(pi (k + 1) / lifter)``; 0 for none.
+    **logmel
+        Everything ``LogMel`` takes (``n_fft``, ``hop_length``, ``n_mels``, ``top_db``...), with its defaults.
+        Note ``norm`` is the mel filters' normalisation, as in every Tympan front-end; the DCT is always
+        librosa's default (type II, orthonormal), whereas ``librosa.feature.mfcc(norm=...)`` sets the DCT's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MFCC(sr=8000, n_fft=512, n_mels=40, n_mfcc=13)(torch.randn(8000)).shape
+    torch.Size([13, 16])
+    """
+
+    def __init__(self, sr: int = 22050, n_mfcc: int = 20, lifter: float = 0.0, **logmel):
+        super().__init__()
+        self.logmel = LogMel(sr=sr, **logmel)
+        n_mels = self.logmel.n_mels
+        if not 0 < n_mfcc <= n_mels:
+            raise ConfigError(f"n_mfcc must be between 1 and n_mels={n_mels}, got {n_mfcc}")
+        if lifter < 0:
+            raise ConfigError(f"lifter must be non-negative, got {lifter}")
+        basis = dct_matrix(n_mfcc, n_mels)
+        if lifter > 0:
+            basis *= (1 + (lifter / 2) * np.sin(np.pi * np.arange(1, n_mfcc + 1) / lifter))[:, None]
+        self.n_mfcc, self.lifter = int(n_mfcc), float(lifter)
+        self.register_buffer("dct", torch.as_tensor(basis, dtype=torch.float32), persistent=False)
+
+    @property
+    def sr(self) -> int:
+        return self.logmel.sr
+
+    @property
+    def hop_length(self) -> int:
+        return self.logmel.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        return self.logmel.n_frames(n_samples)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``(..., samples)`` -> ``(..., n_mfcc, frames)``."""
+        S_db = self.logmel(y)
+        return torch.matmul(self.dct.to(S_db.dtype), S_db)
+
+    def extra_repr(self) -> str:
+        return f"n_mfcc={self.n_mfcc}, lifter={self.lifter}"
