@@ -1,0 +1,186 @@
+"""The ``tympan`` command: a thin layer that parses options and calls the Python API.
+
+Exit codes: 0 success; 1 the job finished but some inputs were bad (they are listed); 2 the job could not
+run (bad option, unreadable dataset or file: the message says which and why); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ConfigError, TympanError
+
+EXIT_OK, EXIT_BAD_INPUTS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_DEMO_DIR = "tympan-demo"
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every option's default, keep hand-made line breaks in descriptions."""
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    """``["subset=esc10", "label_column=tags"]`` -> keyword options for a dataset layout."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE, e.g. --option subset=esc10")
+        options[key.strip()] = value.strip()
+    return options
+
+
+# --------------------------------------------------------------------------------------------- show
+
+
+def cmd_show(args) -> int:
+    from .audio import load
+    from .display import plot_recording, save_figure
+
+    y, sr = load(args.file, sr=args.sr, offset=args.offset, duration=args.duration)
+    out = Path(args.out) if args.out else Path(Path(args.file).stem + ".png")
+    fig = plot_recording(y, sr, title=f"{Path(args.file).name}  ({sr} Hz, {len(y) / sr:.2f} s)",
+                         n_fft=args.n_fft, hop_length=args.hop_length, n_mels=args.n_mels, n_mfcc=args.n_mfcc)
+    save_figure(fig, out)
+    _emit(args, {"file": str(args.file), "out": str(out), "sr": sr, "seconds": round(len(y) / sr, 3)},
+          f"wrote {out}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------- datasets
+
+
+def cmd_inspect(args) -> int:
+    from .data.inspect import format_report, inspect
+    from .data.layouts import build
+
+    manifest = build(args.path, layout=args.layout, **_parse_options(args.option))
+    report = inspect(manifest, decode=not args.quick, workers=args.workers, progress=not args.json,
+                     strict=args.strict)
+    _emit(args, report, format_report(report))
+    return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
+
+
+def cmd_make_demo(args) -> int:
+    from .data.synthetic import make_demo
+
+    root = make_demo(args.out, n_per_class=args.n_per_class, sr=args.sr, seed=args.seed,
+                     overwrite=args.overwrite, progress=not args.json)
+    _emit(args, {"out": str(root)}, f"demo dataset in {root}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    """Tympan's main job on the embedded data. Until the training engine lands: build and inspect it."""
+    from .data.inspect import format_report, inspect
+    from .data.layouts import build
+    from .data.synthetic import make_demo
+
+    root = make_demo(Path(args.out) / "data", seed=args.seed, progress=not args.json)
+    report = inspect(build(root, layout="folder"), progress=not args.json)
+    _emit(args, report, format_report(report)
+          + "\n\nThe training engine is not built yet: `tympan demo` stops after building and inspecting the "
+            "demo dataset.")
+    return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def _emit(args, data: dict, text: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else text)
+
+
+def _add_json(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data.layouts import LAYOUTS
+
+    parser = argparse.ArgumentParser(
+        prog="tympan", formatter_class=_Formatter,
+        description="Deep learning for audio - music and soundscapes - on PyTorch.\n\n"
+                    "Exit codes: 0 success; 1 finished, but some inputs were bad (listed); "
+                    "2 could not run; 130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"tympan {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", formatter_class=_Formatter,
+                               help="the main job on the embedded demo data (no download)",
+                               description="Synthesise the embedded demo dataset into OUT/data and inspect it. "
+                                           "(Training on it arrives with the training engine.)")
+    demo.add_argument("--out", default=DEFAULT_DEMO_DIR, help="folder for the demo's data and results")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the synthesised data")
+    _add_json(demo)
+    demo.set_defaults(run=cmd_demo)
+
+    show = commands.add_parser("show", formatter_class=_Formatter,
+                               help="draw a recording: waveform, spectrogram, log-mel, MFCC",
+                               description="Draw waveform, spectrogram, log-mel and MFCC of one recording "
+                                           "into a PNG, with time in seconds and frequency in Hz.")
+    show.add_argument("file", help="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU)")
+    show.add_argument("--out", help="PNG to write (default: FILE's name with .png, in the current folder)")
+    show.add_argument("--sr", type=int, default=None, help="resample to this rate in Hz (default: the file's)")
+    show.add_argument("--offset", type=float, default=0.0, help="start this many seconds into the file")
+    show.add_argument("--duration", type=float, default=None, help="draw at most this many seconds")
+    show.add_argument("--n-fft", type=int, default=2048, help="FFT size in samples")
+    show.add_argument("--hop-length", type=int, default=512, help="samples between frames")
+    show.add_argument("--n-mels", type=int, default=128, help="mel bands")
+    show.add_argument("--n-mfcc", type=int, default=20, help="MFCC coefficients")
+    _add_json(show)
+    show.set_defaults(run=cmd_show)
+
+    datasets = commands.add_parser("datasets", formatter_class=_Formatter, help="read and check datasets",
+                                   description="Read datasets in their own layouts and check them.")
+    datasets_commands = datasets.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+    inspect = datasets_commands.add_parser(
+        "inspect", formatter_class=_Formatter, help="classes, counts, splits, groups, durations, bad files",
+        description="Summarise a dataset: classes, counts per class and split, folds, groups, durations, "
+                    "sample rates, channels, and every bad file with its reason (exit code 1 if any).\n\n"
+                    "Layouts: " + ", ".join(LAYOUTS))
+    inspect.add_argument("path", help="dataset folder, or a CSV file of path,label rows")
+    inspect.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
+                         help="how the dataset is organised; auto detects it")
+    inspect.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                         help="layout option, repeatable: e.g. subset=esc10 (ESC-50), label_column=tags, "
+                              "label_separator=| (CSV)")
+    inspect.add_argument("--quick", action="store_true",
+                         help="read headers only (fast), instead of decoding every file to find corruption")
+    inspect.add_argument("--strict", action="store_true", help="any bad file is an error (exit code 2)")
+    inspect.add_argument("--workers", type=int, default=None, help="parallel readers (default: cores, at most 8)")
+    _add_json(inspect)
+    inspect.set_defaults(run=cmd_inspect)
+
+    make = datasets_commands.add_parser(
+        "demo", formatter_class=_Formatter, help="synthesise the embedded demo dataset",
+        description="Write the embedded demo dataset (synthesised music and soundscape sounds, a folder per "
+                    "class). Deterministic for a seed; an existing complete copy is reused.")
+    make.add_argument("--out", required=True, help="folder to create")
+    make.add_argument("--n-per-class", type=int, default=100, help="clips per class")
+    make.add_argument("--sr", type=int, default=16000, help="sample rate in Hz")
+    make.add_argument("--seed", type=int, default=0, help="random seed")
+    make.add_argument("--overwrite", action="store_true", help="replace OUT if it holds something else")
+    _add_json(make)
+    make.set_defaults(run=cmd_make_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except TympanError as error:
+        print(f"tympan: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("tympan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Decode once: decoded, resampled audio kept on disk, keyed by file content and sample rate.
+
+Decoding Ogg or MP3 and resampling cost far more than reading a float32 array, so every recording is
+decoded once per sample rate; later epochs and later runs read the ``.npy`` (memory-mapped, so a segment
+of an hour-long file reads only its pages). The key is a hash of the file's bytes: editing a file gives
+it a new key, and a renamed or copied file keeps its entry. Hashing is remembered per
+(path, size, mtime) in a small SQLite index so an unchanged dataset is not re-read to be hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..audio import load
+from ..errors import AudioError
+from .manifest import BadFile, Item
+
+# Bump when decoding or resampling changes, so old entries are not mistaken for new ones.
+CACHE_VERSION = 1
+_HASH_CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """``$TYMPAN_CACHE``, else ``$XDG_CACHE_HOME/tympan``, else ``~/.cache/tympan``."""
+    if os.environ.get("TYMPAN_CACHE"):
+        return Path(os.environ["TYMPAN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tympan"
+
+
+class AudioCache:
+    """Decoded mono audio on disk.
+
+    Parameters
+    ----------
+    root : str or Path or None
+        Cache folder; ``None`` for ``default_cache_dir()``.
+
+    Examples
+    --------
+    >>> import soundfile, numpy as np, tempfile
+    >>> soundfile.write("/tmp/c.wav", np.zeros(16000, "float32"), 16000)
+    >>> cache = AudioCache(tempfile.mkdtemp())
+    >>> cache.load("/tmp/c.wav", sr=8000).shape
+    (8000,)
+    """
+
+    def __init__(self, root=None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.audio_dir = self.root / f"audio-v{CACHE_VERSION}"
+        self.audio_dir.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.hits = 0
+        self.misses = 0
+
+    def _index(self) -> sqlite3.Connection:
+        # One connection per thread (and so per process): SQLite connections must not be shared.
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.root / "index.sqlite", timeout=60)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+                               "mtime_ns INTEGER, digest TEXT)")
+            self._local.connection = connection
+        return connection
+
+    def digest(self, path) -> str:
+        """Hash of the file's bytes (BLAKE2b, 128 bits), remembered while size and mtime stay the same."""
+        path = os.path.abspath(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            raise AudioError(path, "file not found") from None
+        index = self._index()
+        row = index.execute("SELECT size, mtime_ns, digest FROM files WHERE path = ?", (path,)).fetchone()
+        if row and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
+            return row[2]
+        hasher = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as f:
+            while chunk := f.read(_HASH_CHUNK):
+                hasher.update(chunk)
+        digest = hasher.hexdigest()
+        with index:
+            index.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                          (path, stat.st_size, stat.st_mtime_ns, digest))
+        return digest
+
+    def entry(self, path, sr: int) -> Path:
+        """Where the decoded audio of ``path`` at ``sr`` lives."""
+        digest = self.digest(path)
+        return self.audio_dir / digest[:2] / f"{digest}-{int(sr)}.npy"
+
+    def load(self, path, sr: int, start: float | None = None, end: float | None = None) -> np.ndarray:
+        """Mono float32 audio of ``path`` at ``sr`` (a segment in seconds if given), decoding only once.
+
+        Raises
+        ------
+        AudioError
+            If the file cannot be decoded (nothing is cached for it then).
+        """
+        entry = self.entry(path, sr)
+        try:
+            y = np.load(entry, mmap_mode="r")
+            self.hits += 1
+        except (OSError, ValueError):
+            y, _ = load(path, sr=sr)
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_name(f"{entry.stem}.tmp-{os.getpid()}-{threading.get_ident()}.npy")
+            np.save(tmp, y)
+            os.replace(tmp, entry)  # atomic: a concurrent reader sees the whole array or none
+            self.misses += 1
+        if start is None and end is None:
+            return y
+        return _segment(path, y, sr, start, end)
+
+    def load_items(self, items: list[Item], sr: int, workers: int | None = None,
+                   progress: bool = False) -> tuple[list[np.ndarray | None], list[BadFile]]:
+        """Decode (or read from the cache) every item, in parallel; bad files are reported, not raised.
+
+        Returns
+        -------
+        audio : list of np.ndarray or None
+            One array per item, ``None`` where decoding failed.
+        bad : list of BadFile
+            The failures with their reasons.
+        """
+        def one(item: Item):
+            try:
+                return self.load(item.path, sr, item.start, item.end), None
+            except AudioError as error:
+                return None, BadFile(item.path, error.reason)
+
+        workers = workers or min(8, os.cpu_count() or 1)
+        # Threads suffice: libsndfile, soxr and file reads release the GIL.
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(tqdm(pool.map(one, items), total=len(items), desc=f"decoding at {sr} Hz",
+                                unit="file", disable=not (progress and sys.stderr.isatty()), leave=False))
+        bad = [b for _, b in results if b is not None]
+        return [y for y, _ in results], bad
+
+
+def _segment(path, y: np.ndarray, sr: int, start: float | None, end: float | None) -> np.ndarray:
+    first = int(round((start or 0.0) * sr))
+    last = len(y) if end is None else int(round(end * sr))
+    if not 0 <= first < last or first >= len(y):
+        raise AudioError(path, f"segment {start}-{end} s lies outside the recording "
+                               f"({len(y) / sr:.2f} s long)")
+    return np.asarray(y[first:min(last, len(y))])

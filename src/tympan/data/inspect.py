@@ -1,0 +1,162 @@
+"""What a dataset holds and what is wrong with it, before anything is trained on it.
+
+``check`` decodes every file (in parallel) so corrupt, truncated, empty and non-audio files are found
+with their reasons; ``inspect`` summarises classes, splits, folds, groups, durations, sample rates and
+channels as a dict with a stable schema (``SCHEMA``), which ``tympan datasets inspect --json`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from ..audio import AudioInfo, info, load
+from ..errors import AudioError, DatasetError
+from .manifest import BadFile, Manifest
+
+SCHEMA = "tympan.datasets.inspect/1"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Result of checking one file: its header, or why it cannot be used."""
+
+    path: str
+    info: AudioInfo | None
+    reason: str | None
+
+
+def _check_one(path: str, decode: bool) -> Checked:
+    try:
+        header = info(path)
+        if decode:
+            load(path)  # decodes everything: finds truncation, corruption and NaN/inf the header hides
+        return Checked(path, header, None)
+    except AudioError as error:
+        return Checked(path, None, error.reason)
+
+
+def check(manifest: Manifest, decode: bool = True, workers: int | None = None,
+          progress: bool = False) -> tuple[Manifest, list[Checked]]:
+    """Read every item's header (and decode it if ``decode``); drop the bad ones into ``manifest.bad``.
+
+    Returns
+    -------
+    manifest : Manifest
+        Only the usable items; ``bad`` holds the layout's findings plus the undecodable files.
+    checked : list of Checked
+        One per usable item, in order, with its header.
+    """
+    paths = list(dict.fromkeys(item.path for item in manifest.items))
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(tqdm(pool.map(lambda p: _check_one(p, decode), paths), total=len(paths),
+                            desc="checking audio", unit="file", leave=False,
+                            disable=not (progress and sys.stderr.isatty())))
+    failed = [r for r in results if r.reason is not None]
+    usable = manifest.drop(r.path for r in failed)
+    usable.bad = manifest.bad + [BadFile(r.path, r.reason) for r in failed]
+    by_path = {r.path: r for r in results}
+    return usable, [by_path[item.path] for item in usable.items]
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"total": 0.0, "min": 0.0, "mean": 0.0, "max": 0.0}
+    return {"total": round(sum(values), 3), "min": round(min(values), 3),
+            "mean": round(sum(values) / len(values), 3), "max": round(max(values), 3)}
+
+
+def inspect(manifest: Manifest, decode: bool = True, workers: int | None = None, progress: bool = False,
+            strict: bool = False) -> dict:
+    """Summarise a dataset: the report behind ``tympan datasets inspect``.
+
+    Parameters
+    ----------
+    manifest : Manifest
+        From ``tympan.data.build``.
+    decode : bool
+        Decode every file to find corruption past the header (slower, thorough); else headers only.
+    workers : int or None
+        Parallel readers.
+    progress : bool
+        Show a progress bar on a terminal.
+    strict : bool
+        Raise ``DatasetError`` listing every bad file instead of reporting them.
+
+    Returns
+    -------
+    dict
+        ``schema``, ``path``, ``layout``, ``n_items``, ``classes``, ``multilabel``, ``counts``
+        (``{class: {split: n, "total": n}}``), ``splits``, ``folds``, ``groups`` (items per group),
+        ``n_groups``, ``duration_seconds`` (total/min/mean/max), ``sample_rates``, ``channels``,
+        ``extras`` (count per kind), ``bad`` (list of ``{path, reason}``).
+    """
+    usable, checked = check(manifest, decode=decode, workers=workers, progress=progress)
+    if strict and usable.bad:
+        listing = "\n".join(f"  {b.path}: {b.reason}" for b in usable.bad)
+        raise DatasetError(f"{manifest.root}: {len(usable.bad)} bad file(s) (--strict):\n{listing}")
+    # Segments count for their own length, whole files for theirs.
+    durations = []
+    for item, c in zip(usable.items, checked):
+        start, end = item.start or 0.0, item.end if item.end is not None else c.info.duration
+        durations.append(max(0.0, min(end, c.info.duration) - start))
+    by_path = {c.path: c.info for c in checked}
+    return {
+        "schema": SCHEMA,
+        "path": manifest.root,
+        "layout": manifest.layout,
+        "n_items": len(usable.items),
+        "classes": list(usable.classes),
+        "multilabel": usable.multilabel,
+        "counts": usable.counts(),
+        "splits": usable.split_sizes(),
+        "folds": {str(k): v for k, v in usable.folds().items()},
+        "groups": dict(sorted(usable.groups().items())),
+        "n_groups": len(usable.groups()),
+        "duration_seconds": _spread(durations),
+        "sample_rates": {str(k): v for k, v in sorted(Counter(i.sr for i in by_path.values()).items())},
+        "channels": {str(k): v for k, v in sorted(Counter(i.channels for i in by_path.values()).items())},
+        "extras": {kind: len(paths) for kind, paths in usable.extras.items()},
+        "bad": [{"path": b.path, "reason": b.reason} for b in usable.bad],
+    }
+
+
+def format_report(report: dict, max_groups: int = 12) -> str:
+    """The inspection report as text for a terminal."""
+    lines = [f"{report['path']}  (layout: {report['layout']})",
+             f"{report['n_items']} items, {len(report['classes'])} classes"
+             + (", multi-label" if report["multilabel"] else "")]
+    d = report["duration_seconds"]
+    lines.append(f"duration: {d['total'] / 3600:.2f} h in all; per item {d['min']:.2f} / {d['mean']:.2f} / "
+                 f"{d['max']:.2f} s (min / mean / max)")
+    lines.append("sample rates: " + ", ".join(f"{sr} Hz x{n}" for sr, n in report["sample_rates"].items()))
+    lines.append("channels: " + ", ".join(f"{c} x{n}" for c, n in report["channels"].items()))
+    if report["folds"]:
+        lines.append("folds: " + ", ".join(f"{k}: {v}" for k, v in report["folds"].items()))
+    if report["groups"]:
+        shown = list(report["groups"].items())[:max_groups]
+        more = f", ... ({report['n_groups']} in all)" if report["n_groups"] > max_groups else ""
+        lines.append(f"groups ({report['n_groups']}): " + ", ".join(f"{g}: {n}" for g, n in shown) + more)
+    for kind, n in report["extras"].items():
+        lines.append(f"extras: {kind}: {n} files")
+    splits = [s for s in ("train", "val", "test", "none") if s in report["splits"]]
+    width = max([len(c) for c in report["classes"]] + [5])
+    lines.append("")
+    lines.append(f"{'class':<{width}}  " + "  ".join(f"{s:>6}" for s in splits) + f"  {'total':>6}")
+    for name in report["classes"]:
+        row = report["counts"].get(name, {})
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{row.get(s, 0):>6}" for s in splits)
+                     + f"  {row.get('total', 0):>6}")
+    lines.append(f"{'all':<{width}}  " + "  ".join(f"{report['splits'][s]:>6}" for s in splits)
+                 + f"  {report['n_items']:>6}")
+    if report["bad"]:
+        lines.append("")
+        lines.append(f"{len(report['bad'])} bad file(s), left out:")
+        lines.extend(f"  {b['path']}: {b['reason']}" for b in report["bad"])
+    return "\n".join(lines)

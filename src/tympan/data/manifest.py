@@ -1,0 +1,159 @@
+"""The manifest: which recordings a dataset has, their labels, splits, folds and groups.
+
+Every dataset layout (``layouts.py``) produces one; splitting, caching, inspection and training read it.
+An item's ``group`` is what must not leak between training and test (a speaker, a source recording, an
+artist); its ``start``/``end`` select a segment of the file in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from ..errors import DatasetError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled recording (or segment of one).
+
+    Attributes
+    ----------
+    path : str
+        Absolute path of the audio file.
+    labels : tuple of str
+        One label (classification) or several (multi-label tagging).
+    split : {"train", "val", "test"} or None
+        The split the item belongs to, when known.
+    fold : int or None
+        Cross-validation fold from the dataset's metadata (ESC-50, UrbanSound8K).
+    group : str or None
+        What must stay on one side of a split: speaker, source recording, artist.
+    start, end : float or None
+        Segment of the file to use, in seconds; ``None`` for the whole file.
+    """
+
+    path: str
+    labels: tuple[str, ...]
+    split: str | None = None
+    fold: int | None = None
+    group: str | None = None
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The label of a single-label item (the first one)."""
+        return self.labels[0]
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A file that cannot be used, and why (shown to the user as is)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Manifest:
+    """A dataset: its items, classes, and what was found wrong while reading it.
+
+    Attributes
+    ----------
+    root : str
+        The folder (or CSV file) the dataset was read from.
+    layout : str
+        Name of the layout that read it (``"folder"``, ``"csv"``, ``"fsdd"``, ``"esc50"``...).
+    items : list of Item
+        The usable recordings.
+    classes : list of str
+        All labels, in the dataset's canonical order (class index = position).
+    bad : list of BadFile
+        Files the layout found but could not use (missing, unlabelled, undecodable...).
+    extras : dict of str to list of str
+        Other files that belong to the dataset but are not items, e.g. Speech Commands'
+        ``background_noise`` recordings for augmentation.
+    """
+
+    root: str
+    layout: str
+    items: list[Item]
+    classes: list[str]
+    bad: list[BadFile] = field(default_factory=list)
+    extras: dict[str, list[str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def multilabel(self) -> bool:
+        """True if any item has more than one label."""
+        return any(len(item.labels) > 1 for item in self.items)
+
+    def class_index(self) -> dict[str, int]:
+        """Label -> index in ``classes``."""
+        return {name: i for i, name in enumerate(self.classes)}
+
+    def subset(self, split: str) -> Manifest:
+        """The items of one split, as a manifest with the same classes."""
+        if split not in SPLITS:
+            raise DatasetError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        return replace(self, items=[item for item in self.items if item.split == split], bad=[])
+
+    def drop(self, paths) -> Manifest:
+        """Without the items whose path is in ``paths`` (e.g. the files found undecodable)."""
+        paths = set(paths)
+        return replace(self, items=[item for item in self.items if item.path not in paths])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Items per class and split: ``{label: {split: n, ..., "total": n}}``; split ``"none"`` if unset."""
+        table: dict[str, Counter] = {name: Counter() for name in self.classes}
+        for item in self.items:
+            for label in item.labels:
+                table.setdefault(label, Counter())[item.split or "none"] += 1
+                table[label]["total"] += 1
+        return {label: dict(counter) for label, counter in table.items()}
+
+    def split_sizes(self) -> dict[str, int]:
+        """Items per split (``"none"`` for items without one)."""
+        return dict(Counter(item.split or "none" for item in self.items))
+
+    def groups(self) -> dict[str, int]:
+        """Items per group, for the items that have one."""
+        return dict(Counter(item.group for item in self.items if item.group is not None))
+
+    def folds(self) -> dict[int, int]:
+        """Items per fold, for the items that have one."""
+        return dict(sorted(Counter(item.fold for item in self.items if item.fold is not None).items()))
+
+    # Saved as JSON so a run records exactly which files it used, and a manifest can be edited by hand.
+    def to_json(self) -> dict:
+        return {"root": self.root, "layout": self.layout, "classes": self.classes,
+                "items": [asdict(item) for item in self.items],
+                "bad": [asdict(bad) for bad in self.bad], "extras": self.extras}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Manifest:
+        items = [Item(**{**item, "labels": tuple(item["labels"])}) for item in data["items"]]
+        return cls(data["root"], data["layout"], items, list(data["classes"]),
+                   [BadFile(**bad) for bad in data.get("bad", [])], dict(data.get("extras", {})))
+
+    def save(self, path) -> None:
+        """Write the manifest as JSON, atomically."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path) -> Manifest:
+        try:
+            return cls.from_json(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DatasetError(f"{path}: not a readable Tympan manifest ({error})") from None

@@ -1,0 +1,86 @@
+"""tympan.data.cache: decode once, keyed by content and sample rate; changed files are decoded again."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from tympan import AudioError, load
+from tympan.data.cache import AudioCache
+from tympan.data.manifest import Item
+
+from conftest import make_bad_files, write_tone
+
+
+def test_second_load_reads_the_cache_and_equals_decoding(tmp_path, example_files):
+    cache = AudioCache(tmp_path / "cache")
+    path = example_files[1]
+    first = cache.load(path, sr=16000)
+    assert (cache.misses, cache.hits) == (1, 0)
+    second = cache.load(path, sr=16000)
+    assert (cache.misses, cache.hits) == (1, 1)
+    np.testing.assert_array_equal(first, load(path, sr=16000)[0])
+    np.testing.assert_array_equal(second, first)
+    assert second.dtype == np.float32
+    # Another sample rate is another entry.
+    assert len(cache.load(path, sr=8000)) == pytest.approx(len(first) / 2, abs=1)
+    assert cache.misses == 2
+    # A new cache object on the same folder (a later run) decodes nothing.
+    later = AudioCache(tmp_path / "cache")
+    np.testing.assert_array_equal(later.load(path, sr=16000), first)
+    assert (later.misses, later.hits) == (0, 1)
+
+
+def test_changing_a_file_invalidates_its_entry(tmp_path):
+    cache = AudioCache(tmp_path / "cache")
+    path = tmp_path / "a.wav"
+    write_tone(path, seconds=0.5, freq=440.0)
+    before = cache.load(path, sr=8000).copy()
+    time.sleep(0.01)
+    write_tone(path, seconds=0.5, freq=880.0)
+    after = cache.load(path, sr=8000)
+    assert cache.misses == 2
+    assert not np.allclose(before, after)
+    np.testing.assert_array_equal(after, load(path)[0])
+
+
+def test_same_content_elsewhere_shares_the_entry(tmp_path):
+    cache = AudioCache(tmp_path / "cache")
+    write_tone(tmp_path / "a.wav")
+    (tmp_path / "b.wav").write_bytes((tmp_path / "a.wav").read_bytes())
+    cache.load(tmp_path / "a.wav", sr=8000)
+    cache.load(tmp_path / "b.wav", sr=8000)
+    assert (cache.misses, cache.hits) == (1, 1)
+
+
+def test_segments_are_cut_from_the_cached_file(tmp_path):
+    cache = AudioCache(tmp_path / "cache")
+    whole = write_tone(tmp_path / "t.wav", seconds=2.0, sr=8000, subtype="FLOAT")[:, 0]
+    np.testing.assert_array_equal(cache.load(tmp_path / "t.wav", 8000, start=0.5, end=1.0), whole[4000:8000])
+    with pytest.raises(AudioError, match="outside the recording"):
+        cache.load(tmp_path / "t.wav", 8000, start=3.0, end=4.0)
+
+
+def test_load_items_reports_bad_files_and_keeps_the_good(tmp_path):
+    reasons = make_bad_files(tmp_path / "bad")
+    write_tone(tmp_path / "good1.wav")
+    write_tone(tmp_path / "good2.wav", freq=220.0)
+    paths = [tmp_path / "good1.wav", *(tmp_path / "bad" / n for n in reasons), tmp_path / "good2.wav"]
+    items = [Item(str(p), ("x",)) for p in paths]
+    cache = AudioCache(tmp_path / "cache")
+    audio, bad = cache.load_items(items, sr=8000, workers=2)
+    assert audio[0] is not None and audio[-1] is not None
+    assert all(a is None for a in audio[1:-1])
+    assert sorted(os.path.basename(b.path) for b in bad) == sorted(reasons)
+    for b in bad:
+        assert reasons[os.path.basename(b.path)] in b.reason
+    # Nothing was cached for the bad files; the good ones are hits the second time.
+    cache.load_items(items, sr=8000)
+    assert cache.hits == 2
+
+
+def test_cache_dir_from_environment(tmp_path, monkeypatch):
+    from tympan.data.cache import default_cache_dir
+    monkeypatch.setenv("TYMPAN_CACHE", str(tmp_path / "here"))
+    assert default_cache_dir() == tmp_path / "here"

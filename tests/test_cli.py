@@ -1,0 +1,82 @@
+"""The tympan command, run as a user runs it: a real process, real files, exit codes and output."""
+
+import json
+import subprocess
+import sys
+
+import matplotlib.image
+import pytest
+
+from conftest import make_bad_files, write_tone
+
+
+def tympan(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tympan", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["show"], ["datasets"], ["datasets", "inspect"],
+                                     ["datasets", "demo"]])
+def test_help_explains_every_option_with_defaults(command):
+    result = tympan(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: tympan" in result.stdout
+    if command in (["show"], ["datasets", "inspect"], ["demo"]):
+        assert "(default:" in result.stdout
+    if command == ["datasets", "inspect"]:
+        for layout in ("folder", "csv", "fsdd", "esc50", "urbansound8k", "gtzan", "speech_commands"):
+            assert layout in result.stdout
+
+
+def test_inspect_fsdd_json(fsdd_dir):
+    result = tympan("datasets", "inspect", fsdd_dir, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n_items"] == 2000 and len(report["classes"]) == 10 and report["n_groups"] == 4
+    assert report["splits"] == {"train": 1800, "test": 200}
+    assert {"n_items", "classes", "counts", "groups", "bad"} <= set(report)
+
+
+def test_inspect_reports_bad_files_exits_1_and_strict_exits_2(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        write_tone(tmp_path / "data" / name / "ok.wav")
+    reasons = make_bad_files(tmp_path / "data" / "b")
+    result = tympan("datasets", "inspect", tmp_path / "data")
+    assert result.returncode == 1
+    for name, reason in reasons.items():
+        assert name in result.stdout and reason in result.stdout
+    assert "Traceback" not in result.stderr
+    result = tympan("datasets", "inspect", tmp_path / "data", "--strict")
+    assert result.returncode == 2 and "--strict" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_errors_name_the_problem_without_traceback(tmp_path):
+    result = tympan("datasets", "inspect", tmp_path / "nowhere")
+    assert result.returncode == 2 and "nowhere" in result.stderr and "Traceback" not in result.stderr
+    result = tympan("show", tmp_path / "missing.wav")
+    assert result.returncode == 2 and "missing.wav: file not found" in result.stderr
+    result = tympan("datasets", "inspect", tmp_path, "--option", "nonsense")
+    assert result.returncode == 2 and "KEY=VALUE" in result.stderr
+
+
+def test_show_draws_a_png(example_files, tmp_path):
+    out = tmp_path / "figure.png"
+    result = tympan("show", example_files[0], "--out", out, "--duration", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["out"] == str(out)
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 500 and image.shape[1] > 500
+    assert image[..., :3].std() > 0.1, "the figure is blank"
+    assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
+
+
+def test_demo_builds_and_inspects_the_demo_data(tmp_path):
+    result = tympan("demo", "--out", tmp_path / "demo", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["classes"]) >= 8 and report["n_items"] >= 100 * len(report["classes"])
+    assert report["bad"] == []
+    # A second run reuses the data instead of synthesising it again.
+    again = tympan("demo", "--out", tmp_path / "demo", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["n_items"] == report["n_items"]
