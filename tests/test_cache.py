@@ -84,3 +84,12 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
     from tympan.data.cache import default_cache_dir
     monkeypatch.setenv("TYMPAN_CACHE", str(tmp_path / "here"))
     assert default_cache_dir() == tmp_path / "here"
+
+
+def test_many_threads_on_a_new_cache(fsdd_dir, tmp_path):
+    # Regression: threads opening a brand-new index at once used to fail with "database is locked".
+    items = [Item(str(p), ("x",)) for p in sorted((fsdd_dir / "recordings").glob("*.wav"))[:200]]
+    cache = AudioCache(tmp_path / "cache")
+    audio, bad = cache.load_items(items, sr=16000, workers=8)
+    assert not bad and all(a is not None and a.dtype == np.float32 for a in audio)
+    assert cache.misses == 200

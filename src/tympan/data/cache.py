@@ -61,15 +61,19 @@ class AudioCache:
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
+        # Create the index once, here: switching to WAL ignores the busy timeout, so threads that each
+        # tried it on a new database would fail with "database is locked".
+        with sqlite3.connect(self.root / "index.sqlite", timeout=60) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+                               "mtime_ns INTEGER, digest TEXT)")
+        connection.close()
 
     def _index(self) -> sqlite3.Connection:
         # One connection per thread (and so per process): SQLite connections must not be shared.
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(self.root / "index.sqlite", timeout=60)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
-                               "mtime_ns INTEGER, digest TEXT)")
             self._local.connection = connection
         return connection
 
