@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/frontend.py
 	$(BIN)/python benchmarks/dataset.py
+	$(BIN)/python benchmarks/models.py
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

@@ -15,7 +15,7 @@ def tympan(*args, cwd=None):
                           cwd=cwd, timeout=600)
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["show"], ["datasets"], ["datasets", "inspect"],
+@pytest.mark.parametrize("command", [[], ["demo"], ["show"], ["summary"], ["datasets"], ["datasets", "inspect"],
                                      ["datasets", "demo"]])
 def test_help_explains_every_option_with_defaults(command):
     result = tympan(*command, "--help")
@@ -69,6 +69,15 @@ def test_show_draws_a_png(example_files, tmp_path):
     assert image.shape[0] > 500 and image.shape[1] > 500
     assert image[..., :3].std() > 0.1, "the figure is blank"
     assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
+
+
+def test_show_activations_draws_every_function_and_its_derivative(tmp_path):
+    result = tympan("show", "activations", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "activations.png"
+    assert json.loads(result.stdout)["out"] == "activations.png"
+    image = matplotlib.image.imread(out)
+    assert image.shape[1] > 1000 and image[..., :3].std() > 0.1
 
 
 def test_demo_builds_and_inspects_the_demo_data(tmp_path):

@@ -3,10 +3,11 @@
 from . import audio, frontend
 from .audio import info, load, stream
 from .errors import AudioError, ConfigError, DatasetError, ModelFileError, TympanError
+from .model_file import load_model, save_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AudioError", "ConfigError", "DatasetError", "ModelFileError", "TympanError",
-    "audio", "frontend", "info", "load", "stream", "__version__",
+    "audio", "frontend", "info", "load", "load_model", "save_model", "stream", "__version__",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,13 @@ def _parse_options(pairs: list[str]) -> dict:
 
 def cmd_show(args) -> int:
     from .audio import load
-    from .display import plot_recording, save_figure
+    from .display import plot_activations, plot_recording, save_figure
 
+    if args.file == "activations" and not Path(args.file).exists():
+        out = Path(args.out or "activations.png")
+        save_figure(plot_activations(), out)
+        _emit(args, {"out": str(out)}, f"wrote {out}")
+        return EXIT_OK
     y, sr = load(args.file, sr=args.sr, offset=args.offset, duration=args.duration)
     out = Path(args.out) if args.out else Path(Path(args.file).stem + ".png")
     fig = plot_recording(y, sr, title=f"{Path(args.file).name}  ({sr} Hz, {len(y) / sr:.2f} s)",
@@ -47,6 +53,50 @@ def cmd_show(args) -> int:
     save_figure(fig, out)
     _emit(args, {"file": str(args.file), "out": str(out), "sr": sr, "seconds": round(len(y) / sr, 3)},
           f"wrote {out}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ summary
+
+
+def _summary_targets(target: str, args) -> list[tuple[str, object]]:
+    """(label, Classifier) for a model file, a spec file (one per YAML document) or a network kind."""
+    from .config import read_documents
+    from .model_file import SUFFIX, load_model
+    from .nn import MODELS
+    from .nn.classifier import Classifier
+
+    path = Path(target)
+    if path.suffix == SUFFIX or (path.is_file() and path.suffix not in (".yaml", ".yml", ".json")):
+        return [(target, load_model(path))]
+    if path.is_file():
+        documents = read_documents(path)
+        found = []
+        for number, doc in enumerate(documents, 1):
+            label = doc.get("name") or (target if len(documents) == 1 else f"{target} #{number}")
+            if args.input_seconds is not None and "clip_seconds" not in doc:
+                doc = {**doc, "clip_seconds": args.input_seconds}
+            try:
+                found.append((label, Classifier.from_spec(doc, n_classes=args.classes)))
+            except TympanError as error:
+                raise ConfigError(f"{target}: {label}: {error}") from None
+        return found
+    if target in MODELS:
+        seconds = args.input_seconds or 1.0
+        frontend = {"kind": "waveform", "sr": 16000} if target == "cnn1d" else None
+        return [(target, Classifier(frontend, target, [f"class_{i}" for i in range(args.classes)], seconds))]
+    raise ConfigError(f"{target}: no such file, and not a network kind ({', '.join(MODELS)})")
+
+
+def cmd_summary(args) -> int:
+    from .nn.summary import format_summary, summary
+
+    reports = [summary(model, args.input_seconds, name=label)
+               for target in args.targets for label, model in _summary_targets(target, args)]
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    else:
+        print("\n\n".join(format_summary(r) for r in reports))
     return EXIT_OK
 
 
@@ -119,10 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     show = commands.add_parser("show", formatter_class=_Formatter,
-                               help="draw a recording: waveform, spectrogram, log-mel, MFCC",
+                               help="draw a recording (waveform, spectrogram, log-mel, MFCC) or the activations",
                                description="Draw waveform, spectrogram, log-mel and MFCC of one recording "
-                                           "into a PNG, with time in seconds and frequency in Hz.")
-    show.add_argument("file", help="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU)")
+                                           "into a PNG, with time in seconds and frequency in Hz.\n\n"
+                                           "`tympan show activations` draws every activation function and "
+                                           "its derivative instead (default --out activations.png).")
+    show.add_argument("file", help="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU), or the word activations")
     show.add_argument("--out", help="PNG to write (default: FILE's name with .png, in the current folder)")
     show.add_argument("--sr", type=int, default=None, help="resample to this rate in Hz (default: the file's)")
     show.add_argument("--offset", type=float, default=0.0, help="start this many seconds into the file")
@@ -133,6 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--n-mfcc", type=int, default=20, help="MFCC coefficients")
     _add_json(show)
     show.set_defaults(run=cmd_show)
+
+    from .nn import MODELS
+
+    summary = commands.add_parser(
+        "summary", formatter_class=_Formatter, help="a network's layers: output shapes, weights, biases, MACs",
+        description="Per layer: output shape (without the batch axis), weights, biases and multiply-"
+                    "accumulates for one clip; then the totals. A weight is any parameter that is not a bias "
+                    "(including batch-norm scales and embeddings).\n\n"
+                    "Each TARGET is a model file (.tympan), a spec file (YAML or JSON: frontend, network, "
+                    "n_classes or classes, clip_seconds; a YAML file may hold several specs separated by "
+                    "---, e.g. examples/lecture_weights.yaml), or a network kind with its defaults: "
+                    + ", ".join(MODELS) + ".")
+    summary.add_argument("targets", nargs="+", metavar="SPEC|MODEL", help="what to summarise")
+    summary.add_argument("--input-seconds", type=float, default=None,
+                         help="clip length to count for (default: the spec's or model's clip_seconds, else 1)")
+    summary.add_argument("--classes", type=int, default=10,
+                         help="number of classes, for a spec or kind that does not name its classes")
+    _add_json(summary)
+    summary.set_defaults(run=cmd_summary)
 
     datasets = commands.add_parser("datasets", formatter_class=_Formatter, help="read and check datasets",
                                    description="Read datasets in their own layouts and check them.")
@@ -180,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tympan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into `head`: stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

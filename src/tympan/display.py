@@ -93,3 +93,47 @@ def plot_recording(y: np.ndarray, sr: int, title: str = "", n_fft: int = 2048, h
     axes[3].set(ylabel="MFCC coefficient", xlabel="time (s)", title=f"MFCC, n_mfcc={n_mfcc}")
     fig.colorbar(image, ax=axes[3])
     return fig
+
+
+def plot_activations(names=None):
+    """Each activation (solid) and its derivative (dashed, by autograd), one small panel per function.
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Activations to draw; default every registered one (``tympan.nn.activations.names()``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_activations(["relu", "tanh"])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['relu', 'tanh']
+    """
+    # Imported here, not at the top: drawing a recording should not need the network package.
+    from .nn.activations import ACTIVATIONS, curves
+
+    data = curves(names)
+    columns = min(4, len(data))
+    rows = -(-len(data) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), constrained_layout=True,
+                             squeeze=False)
+    for ax, (name, (x, y, dy)) in zip(axes.flat, data.items()):
+        ax.axhline(0, color="#ccc", linewidth=0.6)
+        ax.axvline(0, color="#ccc", linewidth=0.6)
+        ax.plot(x, y, color="C0", label="f(x)")
+        ax.plot(x, dy, "--", color="C1", label="f'(x)")
+        ax.set(title=name, xlim=(x[0], x[-1]))
+        if name == "step":
+            # Autograd reports 0 at x = 0 too; the open circle marks where the derivative does not exist.
+            ax.plot([0], [0], "o", markerfacecolor="white", markeredgecolor="C1")
+            ax.text(0.03, 0.6, "f'(x) = 0 for x ≠ 0,\nundefined at x = 0", transform=ax.transAxes, fontsize=8)
+        if not ACTIVATIONS[name].elementwise:
+            ax.text(0.03, 0.85, "first output of\nsoftmax([x, 0])", transform=ax.transAxes, fontsize=8)
+    axes.flat[0].legend(loc="lower right", fontsize=8)
+    for ax in axes.flat[len(data):]:
+        fig.delaxes(ax)
+    return fig

@@ -167,6 +167,9 @@ class Spectrogram(nn.Module):
         Padding when ``center``: ``"constant"`` (zeros, librosa's default) or ``"reflect"``.
     power : float
         1 for magnitude, 2 for power.
+    n_bins : int or None
+        Keep only the lowest ``n_bins`` frequency bins; ``None`` keeps all ``1 + n_fft // 2``. ``n_fft // 2``
+        drops the Nyquist bin ("frequencies below Nyquist"), a round number for networks.
 
     Examples
     --------
@@ -176,8 +179,12 @@ class Spectrogram(nn.Module):
     """
 
     def __init__(self, n_fft: int = 2048, hop_length: int | None = None, win_length: int | None = None,
-                 window: str = "hann", center: bool = True, pad_mode: str = "constant", power: float = 2.0):
+                 window: str = "hann", center: bool = True, pad_mode: str = "constant", power: float = 2.0,
+                 n_bins: int | None = None):
         super().__init__()
+        if n_bins is not None and not 0 < n_bins <= n_fft // 2 + 1:
+            raise ConfigError(f"n_bins={n_bins}: choose between 1 and 1 + n_fft // 2 = {n_fft // 2 + 1}")
+        self._n_bins = None if n_bins is None else int(n_bins)
         win_length = n_fft if win_length is None else int(win_length)
         hop_length = win_length // 4 if hop_length is None else int(hop_length)
         if n_fft < 2 or not 0 < win_length <= n_fft or hop_length <= 0:
@@ -199,8 +206,8 @@ class Spectrogram(nn.Module):
 
     @property
     def n_bins(self) -> int:
-        """Frequency bins per frame: ``1 + n_fft // 2``."""
-        return self.n_fft // 2 + 1
+        """Frequency bins per frame: ``1 + n_fft // 2``, or ``n_bins`` when given."""
+        return self.n_fft // 2 + 1 if self._n_bins is None else self._n_bins
 
     def n_frames(self, n_samples: int) -> int:
         """Frames produced for a clip of ``n_samples`` samples."""
@@ -218,6 +225,8 @@ class Spectrogram(nn.Module):
             raise ConfigError(f"center=False needs at least n_fft = {self.n_fft} samples, got {y.shape[-1]}")
         X = torch.stft(y, self.n_fft, self.hop_length, window=self.window.to(y.dtype), center=self.center,
                        pad_mode=self.pad_mode, return_complex=True)
+        if self._n_bins is not None:
+            X = X[:, :self._n_bins]
         magnitude_squared = X.real.square() + X.imag.square()
         if self.power == 2.0:
             return magnitude_squared
@@ -225,7 +234,7 @@ class Spectrogram(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}, "
-                f"window={self.window_name!r}, center={self.center}, power={self.power}")
+                f"window={self.window_name!r}, center={self.center}, power={self.power}, n_bins={self.n_bins}")
 
 
 class MelSpectrogram(nn.Module):
@@ -355,7 +364,7 @@ class MFCC(nn.Module):
     --------
     >>> import torch
     >>> MFCC(sr=8000, n_fft=512, n_mels=40, n_mfcc=13)(torch.randn(8000)).shape
-    torch.Size([13, 16])
+    torch.Size([13, 63])
     """
 
     def __init__(self, sr: int = 22050, n_mfcc: int = 20, lifter: float = 0.0, **logmel):
@@ -434,3 +443,83 @@ def transform_clips(layer: nn.Module, clips, batch_size: int = 128) -> list[torc
         for row, i in enumerate(chunk):
             results[i] = out[row, :, :layer.n_frames(len(clips[i]))]
     return results
+
+
+class Waveform(nn.Module):
+    """The waveform itself, for networks that learn their own front-end (``cnn1d``): ``(batch, samples)``."""
+
+    def __init__(self, sr: int = 16000):
+        super().__init__()
+        self.sr, self.hop_length = int(sr), 1
+
+    def n_frames(self, n_samples: int) -> int:
+        return n_samples
+
+    @_batched
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+
+# The representations a model can start from, by the name a spec gives them. ``stft`` is the magnitude
+# (``power=1``), as in the lecture notes; ``mel`` is mel power, ``logmel`` its dB, ``mfcc`` its cepstrum.
+FRONTENDS = {"waveform": Waveform, "stft": Spectrogram, "mel": MelSpectrogram, "logmel": LogMel, "mfcc": MFCC}
+DEFAULT_FRONTEND = {"kind": "logmel", "sr": 16000, "n_fft": 512, "hop_length": 160, "n_mels": 64}
+
+
+def _defaults(cls) -> dict:
+    import inspect
+
+    params = inspect.signature(cls).parameters
+    found = {name: p.default for name, p in params.items()
+             if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty}
+    if cls is MFCC:  # its **logmel are LogMel's
+        found.update({k: v for k, v in _defaults(LogMel).items() if k != "sr"})
+    return found
+
+
+def build_frontend(config: dict | None = None) -> tuple[nn.Module, dict]:
+    """A front-end layer from its configuration, and the configuration with every default filled in.
+
+    Parameters
+    ----------
+    config : dict or None
+        ``{"kind": "waveform" | "stft" | "mel" | "logmel" | "mfcc", "sr": ..., **layer parameters}``;
+        ``None`` is ``DEFAULT_FRONTEND`` (log-mel at 16 kHz, 32 ms windows, 10 ms hops, 64 bands).
+        ``sr`` is the sample rate the model takes, recorded with every front-end.
+
+    Returns
+    -------
+    layer : nn.Module
+        With ``.sr`` and ``.n_frames(n_samples)``.
+    resolved : dict
+        Enough to rebuild the same layer, as stored in a model file.
+
+    Examples
+    --------
+    >>> layer, resolved = build_frontend({"kind": "mfcc", "sr": 8000, "n_fft": 256, "n_mfcc": 13})
+    >>> resolved["n_mels"], layer(torch.zeros(8000)).shape
+    (128, torch.Size([13, 126]))
+    """
+    config = dict(DEFAULT_FRONTEND if config is None else config)
+    kind = config.pop("kind", DEFAULT_FRONTEND["kind"])
+    if kind not in FRONTENDS:
+        raise ConfigError(f"frontend kind={kind!r}: choose one of {', '.join(FRONTENDS)}")
+    cls = FRONTENDS[kind]
+    accepted = _defaults(cls)
+    if cls is Spectrogram:
+        accepted = {**accepted, "sr": DEFAULT_FRONTEND["sr"], "power": 1.0}
+    unknown = sorted(set(config) - set(accepted))
+    if unknown:
+        raise ConfigError(f"frontend {kind}: unknown option(s) {', '.join(unknown)}; "
+                          f"it takes {', '.join(sorted(accepted))}")
+    resolved = {**accepted, **config}
+    if int(resolved["sr"]) <= 0:
+        raise ConfigError(f"frontend sr={resolved['sr']}: the sample rate must be a positive number of Hz")
+    params = dict(resolved)
+    if cls is Spectrogram:
+        sr = params.pop("sr")
+        layer = Spectrogram(**params)
+        layer.sr = int(sr)
+    else:
+        layer = cls(**params)
+    return layer, {"kind": kind, **resolved}

@@ -318,8 +318,9 @@ def detect(path) -> str:
 
     Examples
     --------
+    >>> import tempfile
     >>> from tympan.data.synthetic import make_demo
-    >>> detect(make_demo("/tmp/tympan-demo", n_per_class=2))
+    >>> detect(make_demo(tempfile.mkdtemp(), n_per_class=2, overwrite=True))
     'folder'
     """
     path = _existing(path)
@@ -369,8 +370,9 @@ def build(path, layout: str = "auto", **options) -> Manifest:
 
     Examples
     --------
+    >>> import tempfile
     >>> from tympan.data.synthetic import make_demo
-    >>> manifest = build(make_demo("/tmp/tympan-demo", n_per_class=2))
+    >>> manifest = build(make_demo(tempfile.mkdtemp(), n_per_class=2, overwrite=True))
     >>> manifest.layout, len(manifest), manifest.classes[:2]
     ('folder', 20, ['birdsong', 'chord_major'])
     """

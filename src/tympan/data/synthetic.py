@@ -310,7 +310,9 @@ def make_demo(out, n_per_class=100, sr=16000, seed=0, overwrite=False, progress=
 
     Examples
     --------
-    >>> sorted(p.name for p in (make_demo("/tmp/tympan-demo", n_per_class=20) / "siren").iterdir())[:2]
+    >>> import tempfile
+    >>> root = make_demo(tempfile.mkdtemp(), n_per_class=20, overwrite=True)
+    >>> sorted(p.name for p in (root / "siren").iterdir())[:2]
     ['siren_000.wav', 'siren_001.wav']
     """
     out = Path(out)
@@ -367,7 +369,8 @@ def linear_baseline(root, sr=16000, seed=0):
 
     Examples
     --------
-    >>> 0.3 < linear_baseline(make_demo("/tmp/tympan-demo", n_per_class=20)) < 1.0
+    >>> import tempfile
+    >>> 0.3 < linear_baseline(make_demo(tempfile.mkdtemp(), n_per_class=20, overwrite=True)) < 1.0
     True
     """
     # Imported here, not at the top, so that make_demo does not pay for scikit-learn.

@@ -1,0 +1,189 @@
+"""A network as a list of layer specs, built in order, each layer fitted to the shape the one before gives.
+
+``Network(layer_specs, in_shape)`` takes front-end output, ``(batch, bins, frames)`` or ``(batch, samples)``
+for a waveform, and returns logits ``(batch, n_classes)``. Weights start random (He for the ReLU family,
+Xavier otherwise) with zero biases, as the lecture notes prescribe; ``init="random-frozen"`` keeps them
+random for good: every layer but the output is frozen, so the network is a fixed random feature extractor.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from . import activations
+from .layers import LAYERS, LocallyConnected, Recurrent, Rearrange, Transformer, _ConvBlock, _Units
+
+INITS = ("auto", "he", "xavier", "random-frozen")
+
+
+def _check_params(kind: str, cls, params: dict, where: str) -> None:
+    signature = inspect.signature(cls.__init__).parameters
+    accepted = [name for name in signature if name not in ("self", "in_shape", "layout")]
+    if any(p.kind is p.VAR_KEYWORD for p in signature.values()):
+        return
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{where} ({kind}): unknown option(s) {', '.join(unknown)}; "
+                          f"{kind} takes {', '.join(accepted)}")
+
+
+class Network(nn.Module):
+    """Layers from specs, in order.
+
+    Parameters
+    ----------
+    layer_specs : list of dict
+        ``[{"kind": "conv2d", "channels": 32}, ..., {"kind": "dense", "units": 10, "activation": "linear",
+        "name": "output"}]``; kinds are ``layers.LAYERS``. The last must give one vector per clip.
+    in_shape : tuple
+        Front-end output for one clip: ``(bins, frames)``, or ``(samples,)`` for a waveform. Frames only
+        matter to layers that need a fixed size (``flatten``); others take any length.
+    init : {"auto", "he", "xavier", "random-frozen"}
+        Weight initialisation; biases always start at zero.
+    seed : int or None
+        Seed of the initial weights, without touching the global random state.
+
+    Examples
+    --------
+    >>> net = Network([{"kind": "global_pool"}, {"kind": "dense", "units": 3, "activation": "linear"}],
+    ...               in_shape=(40, 100))
+    >>> net(torch.zeros(2, 40, 100)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, layer_specs: list[dict], in_shape: tuple, init: str = "auto", seed: int | None = None):
+        super().__init__()
+        if init not in INITS:
+            raise ConfigError(f"init={init!r}: choose one of {', '.join(INITS)}")
+        if not layer_specs:
+            raise ConfigError("a network needs at least one layer")
+        self.in_shape, self.init = tuple(int(n) for n in in_shape), init
+        shape, layout = self._input_view(layer_specs[0])
+        self.input_layout = layout
+        built: OrderedDict[str, nn.Module] = OrderedDict()
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for number, spec in enumerate(layer_specs, 1):
+                spec = dict(spec)
+                kind, name = spec.pop("kind", None), spec.pop("name", None)
+                if kind not in LAYERS:
+                    raise ConfigError(f"layer {number}: kind={kind!r}; choose one of {', '.join(LAYERS)}")
+                cls = LAYERS[kind]
+                _check_params(kind, cls, spec, f"layer {number}")
+                if layout not in cls.accepts:
+                    step = Rearrange(shape, layout, cls.accepts[0])
+                    built[self._unique(f"to_{cls.accepts[0]}", built)] = step
+                    shape, layout = step.out_shape, step.out_layout
+                if len(cls.accepts) > 1:
+                    spec["layout"] = layout
+                try:
+                    layer = cls(shape, **spec)
+                except ConfigError as error:
+                    raise ConfigError(f"layer {number} ({kind}): {error}") from None
+                except (TypeError, ValueError, RuntimeError) as error:
+                    raise ConfigError(f"layer {number} ({kind}) on input {list(shape)}: {error}") from None
+                built[self._unique(name or kind, built)] = layer
+                shape, layout = layer.out_shape, layer.out_layout
+            if layout != "vector":
+                raise ConfigError(f"the last layer gives a {layout} {list(shape)}, not one vector per clip: "
+                                  "end with a pooling, flatten or dense layer")
+            self.layers = nn.Sequential(built)
+            self.out_shape = shape
+            initialise(self, "auto" if init == "random-frozen" else init)
+        if init == "random-frozen":
+            for layer in self.frozen_layers():
+                layer.requires_grad_(False)
+
+    def _input_view(self, first: dict) -> tuple[tuple, str]:
+        """Present the front-end output in the layout the first layer prefers."""
+        if len(self.in_shape) == 1:
+            return (1, self.in_shape[0]), "wave"
+        cls = LAYERS.get(first.get("kind"))
+        bins, frames = self.in_shape
+        if cls is not None and cls.accepts[0] == "image":
+            return (1, bins, frames), "image"
+        return (frames, bins), "sequence"
+
+    @staticmethod
+    def _unique(name: str, taken) -> str:
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name}_{n}" in taken:
+            n += 1
+        return f"{name}_{n}"
+
+    def frozen_layers(self) -> list[nn.Module]:
+        """With ``init="random-frozen"``, every layer but the last (the output); otherwise none."""
+        return list(self.layers)[:-1] if self.init == "random-frozen" else []
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for layer in self.frozen_layers():  # a fixed feature extractor: no dropout, no batch-norm updates
+            layer.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_layout == "wave":
+            x = x.unsqueeze(1)
+        elif self.input_layout == "image":
+            x = x.unsqueeze(1)
+        else:
+            x = x.transpose(1, 2)
+        return self.layers(x)
+
+
+# ----------------------------------------------------------------------------------- initialisation
+
+
+def _weighted(layer: nn.Module):
+    """``(module, activation after it or None)`` for each part of a layer that has weights."""
+    if isinstance(layer, _Units):
+        yield (layer if isinstance(layer, LocallyConnected) else layer.linear), layer.activation
+    elif isinstance(layer, _ConvBlock):
+        act = next(m for m in layer.block if isinstance(m, activations.ActivationFunction))
+        yield from ((m, act) for m in layer.block if isinstance(m, (nn.Conv1d, nn.Conv2d)))
+    elif isinstance(layer, Transformer):
+        for block in layer.blocks:
+            yield block.attention.qkv, None
+            yield block.attention.out, None
+            yield block.mlp[0], block.mlp[1]
+            yield block.mlp[2], None
+    elif isinstance(layer, Recurrent):
+        yield layer.rnn, None
+    else:
+        yield from ((m, None) for m in layer.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)))
+
+
+def _init_weight(w: torch.Tensor, scheme: str, act) -> None:
+    config = act.config() if act is not None else {"name": "linear"}
+    if scheme == "he":
+        slope = config.get("slope", 0.0) if config["name"] == "leaky_relu" else 0.0
+        nn.init.kaiming_normal_(w, a=slope, nonlinearity="leaky_relu" if slope else "relu")
+    else:
+        name = config["name"]
+        gain = nn.init.calculate_gain(name) if name in ("sigmoid", "tanh") else 1.0
+        nn.init.xavier_uniform_(w, gain=gain)
+
+
+def initialise(network: Network, init: str = "auto") -> None:
+    """Random weights, zero biases. ``auto``: He before a ReLU-family activation, Xavier otherwise."""
+    for layer in network.layers:
+        for module, act in _weighted(layer):
+            scheme = init if init != "auto" else getattr(act, "init", "xavier")
+            for name, p in module.named_parameters(recurse=False):
+                if "bias" in name:
+                    nn.init.zeros_(p)
+                elif isinstance(module, LocallyConnected):
+                    for w in p:  # each region on its own: its fan-in is the region's width
+                        _init_weight(w, scheme, act)
+                elif isinstance(module, nn.RNNBase) and module.mode == "RNN_RELU" and init == "auto":
+                    _init_weight(p, "he", None)
+                else:
+                    _init_weight(p, scheme, act)
