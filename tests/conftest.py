@@ -61,3 +61,17 @@ def make_bad_files(folder: Path) -> dict[str, str]:
     sf.write(str(folder / "nan.wav"), y, 8000, subtype="FLOAT")
     return {"empty.wav": "empty", "text.wav": "not an audio file", "zero.wav": "zero length",
             "truncated.wav": "truncated", "corrupt.flac": "corrupt", "nan.wav": "non-finite"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Decoded audio goes to a cache of the test session's own, for the tests and the commands they run."""
+    import os
+
+    previous = os.environ.get("TYMPAN_CACHE")
+    os.environ["TYMPAN_CACHE"] = str(tmp_path_factory.mktemp("tympan-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TYMPAN_CACHE", None)
+    else:
+        os.environ["TYMPAN_CACHE"] = previous

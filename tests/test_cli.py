@@ -80,12 +80,18 @@ def test_show_activations_draws_every_function_and_its_derivative(tmp_path):
     assert image.shape[1] > 1000 and image[..., :3].std() > 0.1
 
 
-def test_demo_builds_and_inspects_the_demo_data(tmp_path):
-    result = tympan("demo", "--out", tmp_path / "demo", "--json")
+def test_demo_trains_on_the_demo_data_and_writes_model_and_report(tmp_path):
+    out = tmp_path / "demo"
+    result = tympan("demo", "--out", out, "--json", "--set", "train.epochs=2")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert len(report["classes"]) >= 8 and report["n_items"] >= 100 * len(report["classes"])
-    assert report["bad"] == []
-    # A second run reuses the data instead of synthesising it again.
-    again = tympan("demo", "--out", tmp_path / "demo", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["n_items"] == report["n_items"]
+    assert len(report["classes"]) == 10 and report["dataset"]["n_items"] == 1000 and report["bad_files"] == []
+    assert report["epochs"] == 2 and report["test"]["n"] == 200
+    for name in ("model.tympan", "log.jsonl", "checkpoints/last.pt", "report/metrics.json", "report/curves.png",
+                 "report/confusion.png", "report/report.html"):
+        assert (out / name).is_file(), name
+    # A second run reuses the data instead of synthesising it again, and says where the results are.
+    again = tympan("demo", "--out", out, "--set", "train.epochs=1")
+    assert again.returncode == 0 and str(out / "model.tympan") in again.stdout
+
+

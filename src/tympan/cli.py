@@ -123,18 +123,61 @@ def cmd_make_demo(args) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args) -> int:
-    """Tympan's main job on the embedded data. Until the training engine lands: build and inspect it."""
-    from .data.inspect import format_report, inspect
-    from .data.layouts import build
-    from .data.synthetic import make_demo
+def _run_summary(result: dict, out: Path) -> str:
+    lines = []
+    for split in ("val", "test"):
+        m = result.get(split)
+        if m:
+            headline = (f"mAP {m['mAP']:.4f}" if "mAP" in m else
+                        f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}")
+            lines.append(f"{split}: {headline} (n={m['n']})")
+    cv = result.get("cross_validation")
+    if cv and "accuracy" in cv:
+        lines.append(f"cross-validation over {len(result['folds'])} folds: accuracy "
+                     f"{cv['accuracy']['mean']:.4f} +- {cv['accuracy']['std']:.4f}")
+    lines.append(f"{result['epochs']} epochs (best {result['best_epoch']}) in {result['train_seconds']:.1f} s")
+    if result["bad_files"]:
+        lines.append(f"{len(result['bad_files'])} bad file(s) skipped, listed in the report:")
+        lines += [f"  {b['path']}: {b['reason']}" for b in result["bad_files"][:10]]
+    lines += [f"model:  {out / 'model.tympan'}", f"report: {out / 'report' / 'report.html'}"]
+    return "\n".join(lines)
 
-    root = make_demo(Path(args.out) / "data", seed=args.seed, progress=not args.json)
-    report = inspect(build(root, layout="folder"), progress=not args.json)
-    _emit(args, report, format_report(report)
-          + "\n\nThe training engine is not built yet: `tympan demo` stops after building and inspecting the "
-            "demo dataset.")
-    return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
+
+def cmd_train(args) -> int:
+    from .train.run import train
+
+    result = train(args.data, args.out, layout=args.layout, config_file=args.config, model=args.model,
+                   sets=args.set, options=_parse_options(args.option), resume=args.resume, folds=args.folds,
+                   progress=not args.json)
+    if int(os.environ.get("RANK", "0")) == 0:
+        _emit(args, result, _run_summary(result, Path(args.out)))
+    return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from .train.run import evaluate
+
+    result = evaluate(args.model, args.data, layout=args.layout, split=args.split,
+                      options=_parse_options(args.option), workers=args.workers, progress=not args.json)
+    m = result[args.split]
+    text = (f"{args.split}: " + (f"mAP {m['mAP']:.4f}" if "mAP" in m else
+                                 f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}") + f" (n={m['n']})")
+    _emit(args, result, text)
+    return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    """Tympan's main job on the embedded data: synthesise it, train the demo recipe, report."""
+    from .data.synthetic import make_demo
+    from .train.config import recipe_path
+    from .train.run import train
+
+    out = Path(args.out)
+    root = make_demo(out / "data", seed=args.seed, progress=not args.json)
+    result = train(root, out, layout="folder", config_file=recipe_path("demo"), sets=args.set,
+                   progress=not args.json)
+    _emit(args, result, _run_summary(result, out))
+    return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------- parser
@@ -150,6 +193,7 @@ def _add_json(parser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .data.layouts import LAYOUTS
+    from .nn import MODELS
 
     parser = argparse.ArgumentParser(
         prog="tympan", formatter_class=_Formatter,
@@ -161,12 +205,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", formatter_class=_Formatter,
                                help="the main job on the embedded demo data (no download)",
-                               description="Synthesise the embedded demo dataset into OUT/data and inspect it. "
-                                           "(Training on it arrives with the training engine.)")
+                               description="Synthesise the embedded demo dataset into OUT/data, train the demo "
+                                           "recipe (recipes/demo.yaml) on it and write OUT/model.tympan and "
+                                           "OUT/report/, as `tympan train` does. Under 2 minutes on 2 CPU cores.")
     demo.add_argument("--out", default=DEFAULT_DEMO_DIR, help="folder for the demo's data and results")
     demo.add_argument("--seed", type=int, default=0, help="seed of the synthesised data")
+    demo.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override the demo recipe, repeatable: e.g. --set train.epochs=5")
     _add_json(demo)
     demo.set_defaults(run=cmd_demo)
+
+    train = commands.add_parser(
+        "train", formatter_class=_Formatter, help="train a model on labelled recordings and report on it",
+        description="Read a dataset, split it (official splits and folds kept), train, choose the best epoch "
+                    "on validation, and score it on test. Writes OUT/model.tympan, OUT/checkpoints/, "
+                    "OUT/log.jsonl and OUT/report/ (metrics.json, curves.png, confusion.png, report.html).\n\n"
+                    "Configuration: the recipe of the detected layout (recipes/), or --config FILE; then "
+                    "--model; then each --set. Sections: data, frontend, network, train (see "
+                    "tympan.train.config). Bad files are listed and skipped (exit code 1) unless "
+                    "--set data.strict=true.\n\nData-parallel: torchrun --nproc-per-node N -m tympan train ...")
+    train.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
+    train.add_argument("--out", required=True, help="folder for the model, checkpoints and report")
+    train.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS], help="how the dataset is organised")
+    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="dataset layout option, repeatable (as in datasets inspect)")
+    train.add_argument("--config", default=None, help="a YAML/JSON configuration file instead of the recipe")
+    train.add_argument("--model", default=None, choices=list(MODELS),
+                       help="network kind, with its defaults (default: the recipe's)")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one setting, repeatable: e.g. --set train.epochs=20 "
+                            "--set network.channels=[16,32]")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    train.add_argument("--folds", action="store_true",
+                       help="cross-validate: each official fold as test in turn; mean and std in the report")
+    _add_json(train)
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", formatter_class=_Formatter, help="score a saved model on a dataset with the same labels",
+        description="Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a saved model "
+                    "on a dataset. --split test/val/train take the dataset's split as training made it.")
+    evaluate.add_argument("--model", required=True, help="the model file (.tympan)")
+    evaluate.add_argument("--data", required=True, help="dataset folder or CSV file")
+    evaluate.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS], help="how the dataset is organised")
+    evaluate.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="dataset layout option")
+    evaluate.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which items")
+    evaluate.add_argument("--workers", type=int, default=None, help="parallel decoders (default: cores, at most 8)")
+    _add_json(evaluate)
+    evaluate.set_defaults(run=cmd_evaluate)
 
     show = commands.add_parser("show", formatter_class=_Formatter,
                                help="draw a recording (waveform, spectrogram, log-mel, MFCC) or the activations",
@@ -185,8 +271,6 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--n-mfcc", type=int, default=20, help="MFCC coefficients")
     _add_json(show)
     show.set_defaults(run=cmd_show)
-
-    from .nn import MODELS
 
     summary = commands.add_parser(
         "summary", formatter_class=_Formatter, help="a network's layers: output shapes, weights, biases, MACs",

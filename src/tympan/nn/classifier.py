@@ -180,13 +180,23 @@ class Classifier(nn.Module):
                 raise ConfigError("predict: the waveform contains NaN or infinite samples")
             if int(sr) != self.sr:
                 y = resample(y, int(sr), self.sr)
+        return self.predict_waveforms([y], batch_size)[0].numpy()
+
+    @torch.no_grad()
+    def predict_waveforms(self, waveforms, batch_size: int = 64) -> torch.Tensor:
+        """Probabilities ``(n, n_classes)`` for mono waveforms already at ``self.sr``, each scored as
+        ``predict`` does (padded, or windows averaged); the windows of all of them share batches."""
         was_training = self.training
         self.eval()
         try:
             device = next(self.parameters()).device
-            clips = self.windows(torch.as_tensor(np.ascontiguousarray(y), dtype=torch.float32))
-            scores = torch.cat([self.scores(self(clips[i:i + batch_size].to(device))).cpu()
+            # a copy: cached audio is a read-only memory map, which torch will not wrap
+            windows = [self.windows(torch.from_numpy(np.array(y, dtype=np.float32))) for y in waveforms]
+            owner = torch.cat([torch.full((len(w),), i) for i, w in enumerate(windows)])
+            clips = torch.cat(windows)
+            scores = torch.cat([self.scores(self(clips[i:i + batch_size].to(device))).float().cpu()
                                 for i in range(0, len(clips), batch_size)])
         finally:
             self.train(was_training)
-        return scores.mean(dim=0).numpy()
+        total = torch.zeros(len(windows), scores.shape[1]).index_add_(0, owner, scores)
+        return total / torch.bincount(owner, minlength=len(windows))[:, None]

@@ -1,0 +1,192 @@
+"""The run's configuration: typed sections with one source of defaults, recipes, files and ``--set``.
+
+A configuration has four sections: ``data`` (how to read and split the recordings), ``frontend`` (the
+representation), ``network`` (the spec, ``tympan.nn.models``) and ``train`` (loss, optimiser, schedule...).
+It is resolved in this order, each step overriding the one before:
+
+1. the defaults below;
+2. a recipe (``tympan/recipes/<layout>.yaml``, for the detected dataset layout) or the ``--config`` file;
+3. ``--model KIND`` (replaces the network spec by that kind's defaults);
+4. ``--set section.key=value`` (values parsed as YAML: ``3``, ``0.5``, ``true``, ``[32, 64]``);
+5. what adapts to the data: ``null`` sample rate, FFT size, hop, mel bands and clip length are chosen from
+   the training recordings.
+
+The resolved configuration is written into the report and the model file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import read_documents
+from ..errors import ConfigError
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@dataclass
+class DataConfig:
+    """How recordings are read and split. ``clip_seconds: null`` adapts to the durations of the data."""
+
+    layout: str = "auto"
+    options: dict = field(default_factory=dict)
+    clip_seconds: float | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    test_fold: int | None = None
+    multi_label: bool | None = None
+    workers: int | None = None
+    strict: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """The training loop's choices.
+
+    ``batch_size`` 0 is full-batch gradient descent, 1 stochastic, anything else mini-batch. ``loss``:
+    ``cross_entropy`` (softmax), ``binary_cross_entropy`` (a sigmoid per class), ``sse`` (sum of squared
+    errors of the output probabilities) or ``mse``. ``optimizer``: ``sgd`` (with ``momentum``,
+    ``nesterov``), ``adam``, ``adamw``. ``schedule``: ``constant``, ``step`` (times ``gamma`` every
+    ``step_epochs``), ``cosine``, ``plateau`` (times ``gamma`` after ``plateau_patience`` epochs without
+    progress); ``warmup_epochs`` ramps the rate up linearly first. ``early_stopping`` is a patience in
+    epochs on the validation ``monitor`` (0: off); the best epoch's weights are kept either way.
+    """
+
+    loss: str = "cross_entropy"
+    label_smoothing: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 30
+    schedule: str = "cosine"
+    warmup_epochs: int = 0
+    step_epochs: int = 10
+    gamma: float = 0.1
+    plateau_patience: int = 3
+    clip_grad_norm: float | None = None
+    early_stopping: int = 10
+    monitor: str = "macro_f1"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    tensorboard: bool = False
+
+
+@dataclass
+class Config:
+    """A whole run. ``frontend`` and ``network`` are specs checked by the layers that take them."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    frontend: dict = field(default_factory=lambda: {"kind": "logmel", "sr": None, "n_fft": None,
+                                                    "hop_length": None, "n_mels": None})
+    network: dict = field(default_factory=lambda: {"kind": "cnn"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {"data": DataConfig, "train": TrainConfig}
+
+
+def _merge(config: Config, overrides: dict, where: str) -> Config:
+    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; sections are data, frontend, "
+                          "network, train")
+    values = config.to_dict()
+    for section, settings in overrides.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{where}: section {section} must be a mapping of keys to values")
+        if section in SECTIONS:
+            names = {f.name for f in dataclasses.fields(SECTIONS[section])}
+            bad = sorted(set(settings) - names)
+            if bad:
+                raise ConfigError(f"{where}: unknown {section} option(s) {', '.join(bad)}; {section} takes "
+                                  f"{', '.join(sorted(names))}")
+            values[section].update(settings)
+        elif settings.get("__replace__"):
+            values[section] = {k: v for k, v in settings.items() if k != "__replace__"}
+        elif section == "network" and "kind" in settings and settings["kind"] != values["network"].get("kind"):
+            values["network"] = dict(settings)  # another kind: the old kind's fields do not apply
+        else:
+            values[section].update(settings)
+    return Config(DataConfig(**values["data"]), values["frontend"], values["network"], TrainConfig(**values["train"]))
+
+
+def parse_set(pairs: list[str]) -> dict:
+    """``["train.epochs=5", "network.channels=[16, 32]"]`` -> ``{"train": {"epochs": 5}, ...}``.
+
+    ``frontend={...}`` or ``network={...}`` (a YAML mapping) replaces that whole section.
+    """
+    import yaml
+
+    overrides: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        section, dot, name = key.strip().partition(".")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {pair!r}: cannot read the value ({error})") from None
+        if sep and not dot and section in ("frontend", "network") and isinstance(value, dict):
+            overrides[section] = {**value, "__replace__": True}
+            continue
+        if not sep or not dot or not name:
+            raise ConfigError(f"--set {pair!r}: expected SECTION.KEY=VALUE (e.g. --set train.epochs=20), or "
+                              "frontend={...} / network={...} to replace a whole section")
+        overrides.setdefault(section, {})[name] = value
+    return overrides
+
+
+def recipe_path(layout: str) -> Path:
+    """The recipe file for a dataset layout; ``default.yaml`` for layouts without their own."""
+    path = RECIPES / f"{layout}.yaml"
+    return path if path.is_file() else RECIPES / "default.yaml"
+
+
+def load_config(layout: str, config_file=None, model: str | None = None, sets: list[str] = ()) -> Config:
+    """Resolve a configuration (steps 1-4 of the module docstring; the data adapts it later)."""
+    source = Path(config_file) if config_file else recipe_path(layout)
+    documents = read_documents(source)
+    if len(documents) != 1:
+        raise ConfigError(f"{source}: a configuration file holds one document, found {len(documents)}")
+    config = _merge(Config(), documents[0], str(source))
+    if model:
+        config = _merge(config, {"network": {"kind": model}}, "--model")
+    return _merge(config, parse_set(list(sets)), "--set")
+
+
+def adapt_to_data(config: Config, sample_rates: list[int], durations: list[float]) -> Config:
+    """Fill the ``null`` entries from the training recordings' sample rates and durations.
+
+    The sample rate is 16 kHz, or the data's own when lower (no made-up bandwidth); windows of about
+    32 ms (a power of two), 10 ms hops, 64 mel bands (40 below 16 kHz); clips as long as 90% of the
+    recordings, between 0.5 and 10 s, so most clips are seen whole.
+    """
+    import numpy as np
+
+    frontend = dict(config.frontend)
+    if frontend.get("sr") is None:
+        frontend["sr"] = min(16000, int(np.median(sample_rates)) if sample_rates else 16000)
+    sr = int(frontend["sr"])
+    if frontend.get("kind") in ("stft", "mel", "logmel", "mfcc"):
+        if frontend.get("n_fft") is None:
+            frontend["n_fft"] = 2 ** round(math.log2(0.032 * sr))
+        if frontend.get("hop_length") is None:
+            frontend["hop_length"] = round(0.010 * sr)
+        if frontend.get("kind") != "stft" and frontend.get("n_mels") is None:
+            frontend["n_mels"] = 64 if sr >= 16000 else 40
+    for key in [k for k, v in frontend.items() if v is None and k in ("n_fft", "hop_length", "n_mels")]:
+        frontend.pop(key)  # a null the kind does not use
+    data = config.data
+    if data.clip_seconds is None:
+        seconds = float(np.percentile(durations, 90)) if durations else 1.0
+        data = dataclasses.replace(data, clip_seconds=round(min(10.0, max(0.5, seconds)), 2))
+    return dataclasses.replace(config, frontend=frontend, data=data)

@@ -1,0 +1,242 @@
+"""The training loop, in plain sight: forward -> loss -> backward -> optimiser step, epoch after epoch.
+
+Around it, each a small explicit call: validation and the best epoch's weights, early stopping, the
+learning-rate schedule, a checkpoint after every epoch (``--resume`` continues from it and ends exactly
+where an uninterrupted run ends, on CPU), a metrics line per epoch in ``log.jsonl``, and data-parallel
+training under ``torchrun`` (gradients averaged across processes by DDP; only rank 0 writes files).
+
+Reproducibility: shuffling and crops come from ``(seed, epoch)`` (``data.ClipSet.batches``) and dropout from
+``torch.manual_seed(seed, epoch)`` at the start of each epoch, so an epoch does not depend on what ran
+before it. On CUDA, cuDNN's convolution and recurrent kernels are not bit-for-bit deterministic, so GPU
+runs agree only to within rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..errors import ConfigError
+from . import losses
+from .metrics import classification_metrics
+from .optim import make_optimizer, make_schedule
+
+CHECKPOINT = "last.pt"
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name!r}: no CUDA device is available here; use cpu or auto")
+    return device
+
+
+def evaluate_clips(model, clips, classes, multi_label: bool, loss_name: str = "cross_entropy",
+                   label_smoothing: float = 0.0, batch_size: int = 64) -> dict | None:
+    """Metrics of ``model`` on a ``ClipSet``, each recording scored as ``predict`` scores it, and the loss
+    of those scores (the logits that give them back), so validation and test measure what users get."""
+    if len(clips) == 0:
+        return None
+    scores = model.predict_waveforms(clips.audio, batch_size).double().clamp(1e-7, 1 - 1e-7)
+    logits = torch.log(scores / (1 - scores)) if multi_label else torch.log(scores)
+    targets = torch.from_numpy(clips.targets)
+    result = classification_metrics(clips.targets, scores.numpy(), classes, multi_label=multi_label)
+    result["loss"] = float(losses.get(loss_name)(logits.float(), targets, label_smoothing).mean())
+    return result
+
+
+def _monitored(metrics: dict | None, monitor: str) -> float | None:
+    if metrics is None:
+        return None
+    if monitor == "loss":
+        return -metrics["loss"]  # higher is better, for every monitor
+    if monitor not in metrics:
+        raise ConfigError(f"train.monitor={monitor!r}: choose one of loss, "
+                          f"{', '.join(k for k, v in metrics.items() if isinstance(v, float))}")
+    return metrics[monitor]
+
+
+def _save_atomically(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)  # an interruption leaves the previous checkpoint whole
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cpu_state(module) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def fit(model, train, val, config, out: Path | None = None, resume: bool = False, progress: bool = True,
+        rank: int = 0, world: int = 1) -> dict:
+    """Train ``model`` (a ``Classifier``) on ``train``, choosing the best epoch on ``val``.
+
+    Parameters
+    ----------
+    model : Classifier
+        With its normalisation statistics set.
+    train, val : ClipSet
+        ``val`` may be empty: then the last epoch is kept and early stopping is off.
+    config : Config
+        The resolved configuration (``config.train`` drives the loop).
+    out : Path or None
+        The run folder: ``checkpoints/last.pt`` and ``log.jsonl`` are written there by rank 0.
+    resume : bool
+        Continue from ``out/checkpoints/last.pt`` when it exists.
+    progress : bool
+        A progress bar per epoch on a terminal.
+    rank, world : int
+        This process and the number of data-parallel processes (``torch.distributed`` initialised).
+
+    Returns
+    -------
+    dict
+        ``history`` (one dict per epoch), ``best_epoch``, ``epochs``, ``stopped_early``, ``train_seconds``.
+        The model holds the best epoch's weights.
+    """
+    t = config.train
+    device = pick_device(t.device, int(os.environ.get("LOCAL_RANK", 0)))
+    model.to(device)
+    loss_fn, summed = losses.get(t.loss), t.loss in losses.SUMMED
+    multi_label, classes = model.multi_label, model.classes
+    if t.batch_size < 0 or t.epochs < 1:
+        raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) and train.epochs >= 1; got "
+                          f"{t.batch_size} and {t.epochs}")
+    optimizer = make_optimizer(model.parameters(), t)
+    schedule = make_schedule(optimizer, t)
+    network = model.network
+    if world > 1:
+        network = torch.nn.parallel.DistributedDataParallel(model.network)
+    amp = t.amp and device.type == "cuda"
+    writes = out is not None and rank == 0
+    checkpoint_path = out / "checkpoints" / CHECKPOINT if out is not None else None
+    config_json = json.dumps(config.to_dict(), sort_keys=True)
+
+    state = {"epoch": 0, "best_epoch": 0, "best_score": -math.inf, "waiting": 0, "stopped_early": False,
+             "history": [], "best_state": None}
+    if resume and checkpoint_path is not None and checkpoint_path.exists():
+        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        if saved["config"] != config_json:
+            raise ConfigError(f"{checkpoint_path}: made with another configuration; resume with the same "
+                              "options, or start afresh in another --out folder")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        state.update({k: saved[k] for k in ("epoch", "best_epoch", "best_score", "waiting", "stopped_early",
+                                              "best_state")})
+        state["history"] = json.loads(saved["history"])
+    if writes:
+        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        _trim_log(out / "log.jsonl", state["epoch"])
+    writer = _tensorboard(out) if t.tensorboard and writes else None
+    per_batch = t.batch_size or len(train)
+
+    for epoch in range(state["epoch"] + 1, t.epochs + 1):
+        if state["stopped_early"]:
+            break
+        started = time.perf_counter()
+        torch.manual_seed(t.seed * 1_000_003 + epoch)  # this epoch's dropout, whatever ran before it
+        model.train()
+        totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, examples
+        batches = train.batches(epoch, t.batch_size, model.clip_samples, t.seed, rank, world)
+        bar = tqdm(batches, total=math.ceil(len(train) / per_batch), desc=f"epoch {epoch}/{t.epochs}",
+                   unit="batch", leave=False, disable=not (progress and rank == 0 and sys.stderr.isatty()))
+        for waves, targets, global_size in bar:
+            waves, targets = waves.to(device), targets.to(device)
+            features = model.features(waves)  # the front-end stays in float32, also under mixed precision
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = network(features)                                    # forward
+            per_example = loss_fn(logits.float(), targets, t.label_smoothing)  # loss
+            # a mean over the global batch (a sum for SSE); DDP then averages over processes
+            loss = per_example.sum() * (world if summed else world / global_size)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()                                                   # backward
+            if t.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)
+            optimizer.step()                                                  # step
+            totals += torch.tensor([per_example.sum().item(), _correct(logits, targets, multi_label),
+                                    len(targets)], dtype=torch.float64)
+            bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}")
+        if world > 1:
+            torch.distributed.all_reduce(totals)
+        val_metrics = evaluate_clips(model, val, classes, multi_label, t.loss, t.label_smoothing)
+        score = _monitored(val_metrics, t.monitor)
+        learning_rate = optimizer.param_groups[0]["lr"]
+        if t.schedule == "plateau":
+            schedule.step(score if score is not None else -totals[0].item() / totals[2].item())
+        else:
+            schedule.step()
+        if score is None or score > state["best_score"]:
+            state.update(best_epoch=epoch, best_score=score if score is not None else -math.inf, waiting=0,
+                         best_state=_cpu_state(model))
+        else:
+            state["waiting"] += 1
+            state["stopped_early"] = bool(t.early_stopping and state["waiting"] >= t.early_stopping)
+        line = {"epoch": epoch, "train_loss": totals[0].item() / totals[2].item(),
+                "train_accuracy": totals[1].item() / totals[2].item(), "learning_rate": learning_rate,
+                "seconds": time.perf_counter() - started}
+        if val_metrics is not None:
+            line.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
+        state["history"].append(line)
+        state["epoch"] = epoch
+        if writes:
+            _save_atomically({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
+                              "schedule": schedule.state_dict(), "config": config_json,
+                              "history": json.dumps(state["history"]),
+                              **{k: state[k] for k in ("epoch", "best_epoch", "best_score", "waiting",
+                                                        "stopped_early", "best_state")}}, checkpoint_path)
+            with open(out / "log.jsonl", "a", encoding="utf-8") as log:
+                log.write(json.dumps(line) + "\n")
+            if writer is not None:
+                for key, value in line.items():
+                    if key != "epoch":
+                        writer.add_scalar(key, value, epoch)
+        if progress and rank == 0:
+            shown = f"val {t.monitor} {val_metrics[t.monitor]:.4f}" if val_metrics and t.monitor in val_metrics else ""
+            print(f"epoch {epoch}/{t.epochs}: train loss {line['train_loss']:.4f}, accuracy "
+                  f"{line['train_accuracy']:.4f}; {shown} ({line['seconds']:.1f} s)", file=sys.stderr)
+    if writer is not None:
+        writer.close()
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    return {"history": state["history"], "best_epoch": state["best_epoch"], "epochs": state["epoch"],
+            "stopped_early": state["stopped_early"],
+            "train_seconds": sum(line["seconds"] for line in state["history"])}
+
+
+def _correct(logits, targets, multi_label: bool) -> int:
+    with torch.no_grad():
+        if multi_label:
+            return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
+        return int((logits.argmax(dim=1) == targets).sum())
+
+
+def _trim_log(path: Path, last_epoch: int) -> None:
+    """Keep the log lines of the epochs the checkpoint holds: a run killed after logging an epoch but
+    before its checkpoint would otherwise log that epoch twice."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line)["epoch"] <= last_epoch]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.tensorboard needs the tensorboard package: pip install tensorboard") from None
+    return SummaryWriter(str(out / "tensorboard"))

@@ -1,0 +1,68 @@
+"""Losses by name. Each takes the network's logits and the targets and returns one loss per example;
+the training loop reduces them (a mean over the batch, or a sum for ``sse``), which keeps data-parallel
+runs equal to single-process ones.
+
+Targets are class indices ``(batch,)`` for single-label models and 0/1 rows ``(batch, classes)`` for
+multi-label ones; losses that need one-hot rows make them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+
+LOSSES: dict[str, callable] = {}
+SUMMED = {"sse"}  # reduced by a sum over the batch, not a mean
+
+
+def register(name: str):
+    def add(fn):
+        LOSSES[name] = fn
+        return fn
+    return add
+
+
+def _rows(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
+    return targets.float() if targets.ndim == 2 else F.one_hot(targets, n_classes).float()
+
+
+def _probabilities(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits) if targets.ndim == 2 else torch.softmax(logits, dim=-1)
+
+
+@register("cross_entropy")
+def cross_entropy(logits, targets, label_smoothing: float = 0.0):
+    """-log of the softmax probability of the true class (of the smoothed target distribution)."""
+    if targets.ndim == 2:
+        raise ConfigError("loss cross_entropy is for single-label data; use binary_cross_entropy for multi-label")
+    return F.cross_entropy(logits, targets, reduction="none", label_smoothing=label_smoothing)
+
+
+@register("binary_cross_entropy")
+def binary_cross_entropy(logits, targets, label_smoothing: float = 0.0):
+    """A sigmoid per class and its cross-entropy, summed over classes: multi-label tagging, binary tasks."""
+    rows = _rows(targets, logits.shape[-1])
+    rows = rows * (1 - label_smoothing) + label_smoothing / 2
+    return F.binary_cross_entropy_with_logits(logits, rows, reduction="none").sum(-1)
+
+
+@register("sse")
+def sum_of_squared_errors(logits, targets, label_smoothing: float = 0.0):
+    """Sum over classes (and, in the loop, over examples) of (output probability - target)^2, as the
+    lecture defines it; its gradient grows with the batch, so the learning rate must shrink with it."""
+    rows = _rows(targets, logits.shape[-1]) * (1 - label_smoothing) + label_smoothing / logits.shape[-1]
+    return (_probabilities(logits, targets) - rows).square().sum(-1)
+
+
+@register("mse")
+def mean_squared_error(logits, targets, label_smoothing: float = 0.0):
+    """Mean over classes of (output probability - target)^2 (and a mean over examples in the loop)."""
+    return sum_of_squared_errors(logits, targets, label_smoothing) / logits.shape[-1]
+
+
+def get(name: str):
+    if name not in LOSSES:
+        raise ConfigError(f"train.loss={name!r}: choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]

@@ -1,0 +1,180 @@
+"""Tympan's main job: labelled recordings in; a model file and an honest report out.
+
+``train`` reads the dataset in its layout, splits it (official splits and folds kept), resolves the
+configuration (recipe, file, options, then what adapts to the data), decodes the audio once, sets the
+normalisation statistics from the training split, runs the loop (``loop.fit``), scores the best epoch on
+validation and test, and writes ``model.tympan``, ``report/`` and ``log.jsonl``. ``--folds`` repeats it
+with each official fold as the test fold and reports the mean and standard deviation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import torch
+
+from ..data.cache import AudioCache
+from ..data.layouts import build
+from ..data.splits import assign_splits
+from ..errors import ConfigError, DatasetError
+from ..model_file import save_model
+from ..nn.classifier import Classifier
+from .config import Config, adapt_to_data, load_config
+from .data import fingerprint, load_clipset, normalisation_statistics, scan_headers
+from .loop import evaluate_clips, fit
+from .metrics import summarize_folds
+from .report import write_report
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when run under ``torchrun`` with several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def prepare(data, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
+            options: dict | None = None):
+    """The dataset's manifest (with splits) and the resolved configuration, before any audio is decoded."""
+    config = load_config(layout if layout != "auto" else "auto", config_file, model, sets)
+    layout = layout if layout != "auto" else config.data.layout
+    manifest = build(data, layout=layout, **{**config.data.options, **(options or {})})
+    if config_file is None and layout == "auto":  # the recipe of the layout that was found
+        config = load_config(manifest.layout, None, model, sets)
+    return manifest, config
+
+
+def train(data, out, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
+          options: dict | None = None, resume: bool = False, folds: bool = False, progress: bool = True) -> dict:
+    """Train, evaluate and write everything into ``out``; returns the ``metrics.json`` content.
+
+    Parameters
+    ----------
+    data : str or Path
+        A dataset folder or CSV file.
+    out : str or Path
+        The run folder: ``model.tympan``, ``checkpoints/``, ``report/``, ``log.jsonl``.
+    layout, options
+        How to read the dataset (``tympan.data.layouts``); ``auto`` detects it.
+    config_file, model, sets
+        ``--config FILE``, ``--model KIND``, ``--set section.key=value`` (``config.load_config``).
+    resume : bool
+        Continue an interrupted run from its last checkpoint.
+    folds : bool
+        Cross-validate over the dataset's official folds.
+    progress : bool
+        Progress bars and a line per epoch on a terminal.
+    """
+    out = Path(out)
+    rank, world = _distributed()
+    manifest, config = prepare(data, layout, config_file, model, sets, options)
+    if folds:
+        fold_ids = sorted(manifest.folds())
+        if len(fold_ids) < 3:
+            raise DatasetError(f"{data}: --folds needs a dataset with official folds (ESC-50, UrbanSound8K); "
+                               f"this one has {len(fold_ids)}")
+        per_fold = []
+        for fold in fold_ids:
+            result = _train_split(manifest, config, out / "folds" / f"fold_{fold}", rank, world, resume, progress,
+                                  test_fold=fold, data=data)
+            per_fold.append({"fold": fold, "test": result["test"], "val": result["val"]})
+        result = _train_split(manifest, config, out, rank, world, resume, progress, data=data, report=False)
+        result["folds"] = per_fold
+        result["cross_validation"] = summarize_folds([f["test"] for f in per_fold])
+        if rank == 0:
+            write_report(out / "report", result)
+        return result
+    return _train_split(manifest, config, out, rank, world, resume, progress, data=data)
+
+
+def _train_split(manifest, config: Config, out: Path, rank: int, world: int, resume: bool, progress: bool,
+                 test_fold=None, data=None, report: bool = True) -> dict:
+    d = config.data
+    split = assign_splits(manifest, d.val_fraction, d.test_fraction, test_fold if test_fold is not None else d.test_fold,
+                          seed=config.train.seed)
+    train_items = split.subset("train")
+    if len(train_items) == 0:
+        raise DatasetError(f"{manifest.root}: no training items after splitting")
+    rates, durations = scan_headers(train_items, d.workers)
+    config = adapt_to_data(config, rates, durations)
+    multi_label = manifest.multilabel if config.data.multi_label is None else config.data.multi_label
+    if not multi_label and config.train.loss == "cross_entropy" and manifest.multilabel:
+        raise ConfigError("this dataset is multi-label: set data.multi_label=true and "
+                          "train.loss=binary_cross_entropy")
+    if multi_label and config.train.loss == "cross_entropy":
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, loss="binary_cross_entropy"))
+    if multi_label and config.train.monitor == "macro_f1":
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, monitor="mAP"))
+    model = Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds, multi_label,
+                       seed=config.train.seed)
+    cache = AudioCache()
+    sets, bad = {}, list(manifest.bad)
+    for name in ("train", "val", "test"):
+        sets[name], found = load_clipset(split.subset(name), manifest.classes, model.sr, multi_label, cache,
+                                         d.workers, progress and rank == 0)
+        bad += found
+    if bad and d.strict:
+        listed = "\n".join(f"  {b.path}: {b.reason}" for b in bad[:20])
+        raise DatasetError(f"{len(bad)} bad file(s), and data.strict is set:\n{listed}")
+    if len(sets["train"]) == 0:
+        raise DatasetError(f"{manifest.root}: none of the training recordings could be decoded")
+    model.normalize.set_statistics(*normalisation_statistics(model, sets["train"]))
+
+    history = fit(model, sets["train"], sets["val"], config, out, resume=resume, progress=progress,
+                  rank=rank, world=world)
+    t = config.train
+    result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes),
+              "val": evaluate_clips(model, sets["val"], manifest.classes, multi_label, t.loss, t.label_smoothing),
+              "test": evaluate_clips(model, sets["test"], manifest.classes, multi_label, t.loss, t.label_smoothing),
+              **history, "config": config.to_dict(),
+              "dataset": {"path": str(data if data is not None else manifest.root), "layout": manifest.layout,
+                          "n_items": len(manifest), "splits": split.split_sizes(),
+                          "fingerprint": fingerprint(split)},
+              "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
+    if rank == 0:
+        model.cpu()
+        save_model(model, out / "model.tympan", provenance={
+            "dataset": result["dataset"], "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},
+            "config": result["config"], "best_epoch": result["best_epoch"]})
+        if report:
+            write_report(out / "report", result)
+    return result
+
+
+def _headline(metrics: dict | None) -> dict | None:
+    if metrics is None:
+        return None
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def evaluate(model_path, data, layout: str = "auto", split: str = "test", options: dict | None = None,
+             workers: int | None = None, progress: bool = True) -> dict:
+    """Score a saved model on a dataset with the same labels: ``{split: metrics}``.
+
+    ``split`` is ``test``, ``val``, ``train`` (as the dataset's split, made as training made it) or ``all``.
+    Classes the model does not know are an error that names them; classes it knows but the data lacks
+    are reported with support 0.
+    """
+    from ..model_file import load_model
+
+    model = load_model(model_path)
+    manifest = build(data, layout=layout, **(options or {}))
+    unknown = sorted({label for item in manifest.items for label in item.labels} - set(model.classes))
+    if unknown:
+        raise DatasetError(f"{data}: label(s) the model was not trained on: {', '.join(unknown)} "
+                           f"(it knows {', '.join(model.classes)})")
+    if split != "all":
+        trained = model.provenance.get("config", {}).get("data", {})
+        seed = model.provenance.get("config", {}).get("train", {}).get("seed", 0)
+        manifest = assign_splits(manifest, trained.get("val_fraction", 0.1), trained.get("test_fraction", 0.2),
+                                 trained.get("test_fold"), seed=seed).subset(split)
+        if len(manifest) == 0:
+            raise DatasetError(f"{data}: the {split} split is empty")
+    clips, bad = load_clipset(manifest, model.classes, model.sr, model.multi_label, AudioCache(), workers, progress)
+    metrics = evaluate_clips(model, clips, model.classes, model.multi_label)
+    metrics.pop("loss", None)
+    return {split: metrics, "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}

@@ -1,0 +1,253 @@
+"""The training engine on real recordings (FSDD spoken digits): losses, optimisers, schedules, early
+stopping, reproducibility, resume after kill -9, data-parallel runs, evaluate, and the report files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import torch
+
+import tympan
+from tympan.data.cache import AudioCache
+from tympan.data.layouts import build
+from tympan.errors import ConfigError, DatasetError
+from tympan.nn.classifier import Classifier
+from tympan.train.config import Config, TrainConfig, load_config, parse_set
+from tympan.train.data import load_clipset, normalisation_statistics
+from tympan.train.loop import fit
+from tympan.train.losses import LOSSES
+
+FRONTEND = {"kind": "logmel", "sr": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 32}
+DIGITS, SPEAKERS = ("0", "1", "2"), ("george", "jackson", "lucas")
+# A small, fast run: a CNN without dropout or batch norm, so data-parallel runs can match exactly.
+SMALL = ["--set", "train.epochs=6", "--set", "train.batch_size=8", "--set", "train.warmup_epochs=0",
+         "--set", "train.learning_rate=0.01",
+         "--set", f"frontend={json.dumps(FRONTEND)}", "--set", "data.clip_seconds=1.0",
+         "--set", "network={kind: cnn, channels: [16, 32], batch_norm: false, dropout: 0.0}"]
+
+
+def _env(tmp_path_factory):
+    return {**os.environ, "TYMPAN_CACHE": str(tmp_path_factory.getbasetemp() / "cache")}
+
+
+@pytest.fixture(scope="module")
+def digits_csv(fsdd_dir, tmp_path_factory):
+    """90 FSDD recordings of three digits by three speakers, with fixed splits, and one truncated file."""
+    folder = tmp_path_factory.mktemp("digits")
+    rows = ["path,label,split"]
+    for digit in DIGITS:
+        for speaker in SPEAKERS:
+            for index in range(10):
+                split = "test" if index < 2 else "val" if index < 4 else "train"
+                rows.append(f"{fsdd_dir / 'recordings' / f'{digit}_{speaker}_{index}.wav'},{digit},{split}")
+    whole = (fsdd_dir / "recordings" / "0_george_10.wav").read_bytes()
+    (folder / "cut.wav").write_bytes(whole[:len(whole) // 3])
+    rows.append("cut.wav,0,train")
+    (folder / "digits.csv").write_text("\n".join(rows) + "\n")
+    return folder / "digits.csv"
+
+
+@pytest.fixture(scope="module")
+def clips(digits_csv, tmp_path_factory):
+    manifest = build(digits_csv)
+    cache = AudioCache(tmp_path_factory.mktemp("cache"))
+    sets = {name: load_clipset(manifest.subset(name), list(DIGITS), 8000, False, cache)[0]
+            for name in ("train", "val", "test")}
+    return sets
+
+
+def _fit(clips, network=None, **train):
+    config = Config(frontend=FRONTEND, network=network or {"kind": "cnn", "channels": [8, 16], "dropout": 0.0},
+                    train=TrainConfig(**{"epochs": 6, "batch_size": 16, "learning_rate": 0.01, "early_stopping": 0,
+                                         "schedule": "constant", **train}))
+    model = Classifier(FRONTEND, config.network, list(DIGITS), clip_seconds=1.0, seed=0)
+    model.normalize.set_statistics(*normalisation_statistics(model, clips["train"]))
+    return model, fit(model, clips["train"], clips["val"], config, progress=False)
+
+
+def _decreases(history):
+    first, last = history[0]["train_loss"], history[-1]["train_loss"]
+    assert np.isfinite(last) and last < 0.8 * first, [round(h["train_loss"], 4) for h in history]
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_every_loss_decreases_on_a_small_problem(clips, loss):
+    lr = {"sse": 0.002}.get(loss, 0.01)  # a summed loss's gradient grows with the batch
+    _, run = _fit(clips, loss=loss, learning_rate=lr, label_smoothing=0.1 if loss != "sse" else 0.0)
+    _decreases(run["history"])
+
+
+@pytest.mark.parametrize("settings", [
+    {"optimizer": "sgd", "batch_size": 0, "momentum": 0.0, "learning_rate": 0.1, "epochs": 15},  # full batch
+    {"optimizer": "sgd", "batch_size": 1, "momentum": 0.0, "learning_rate": 0.002, "epochs": 3},  # stochastic
+    {"optimizer": "sgd", "batch_size": 8, "momentum": 0.9, "learning_rate": 0.01},
+    {"optimizer": "sgd", "batch_size": 8, "momentum": 0.9, "nesterov": True, "learning_rate": 0.01},
+    {"optimizer": "adam", "schedule": "step", "step_epochs": 2, "gamma": 0.5},
+    {"optimizer": "adamw", "weight_decay": 0.05, "schedule": "cosine", "warmup_epochs": 2},
+    {"optimizer": "adam", "schedule": "plateau", "plateau_patience": 1, "clip_grad_norm": 1.0},
+], ids=["full-batch-gd", "stochastic-gd", "momentum", "nesterov", "adam-step", "adamw-cosine-warmup",
+        "adam-plateau-clipped"])
+def test_every_optimiser_batch_mode_and_schedule_decreases_the_loss(clips, settings):
+    _, run = _fit(clips, **settings)
+    _decreases(run["history"])
+
+
+def test_schedules_set_the_learning_rate_per_epoch(clips):
+    _, run = _fit(clips, schedule="step", step_epochs=2, gamma=0.5, epochs=5)
+    assert [h["learning_rate"] for h in run["history"]] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
+    _, run = _fit(clips, schedule="cosine", warmup_epochs=1, epochs=5)
+    rates = [h["learning_rate"] for h in run["history"]]
+    assert rates[0] == pytest.approx(0.005) and rates[1] == pytest.approx(0.01) and rates[1] > rates[2] > rates[4]
+
+
+def test_early_stopping_keeps_the_best_epoch(clips):
+    # a learning rate too small to change anything: validation never improves after epoch 1
+    model, run = _fit(clips, learning_rate=1e-12, epochs=30, early_stopping=3, monitor="accuracy")
+    assert run["stopped_early"] and run["epochs"] == 4 and run["best_epoch"] == 1
+    model, run = _fit(clips, epochs=8, early_stopping=0, monitor="loss")
+    best = run["history"][run["best_epoch"] - 1]
+    assert best["val_loss"] == min(h["val_loss"] for h in run["history"])
+    from tympan.train.loop import evaluate_clips
+    again = evaluate_clips(model, clips["val"], list(DIGITS), False)
+    assert again["loss"] == pytest.approx(best["val_loss"], rel=1e-5)  # the model holds the best weights
+
+
+def test_the_same_seed_gives_the_same_run(clips):
+    a, run_a = _fit(clips, network={"kind": "cnn", "channels": [8, 16], "dropout": 0.3}, epochs=3)
+    b, run_b = _fit(clips, network={"kind": "cnn", "channels": [8, 16], "dropout": 0.3}, epochs=3)
+    assert [h["train_loss"] for h in run_a["history"]] == [h["train_loss"] for h in run_b["history"]]
+    for name, tensor in a.state_dict().items():
+        assert torch.equal(tensor, b.state_dict()[name]), name
+
+
+def test_configuration_errors_name_the_option():
+    with pytest.raises(ConfigError, match="unknown train option"):
+        load_config("fsdd", sets=["train.epoch=3"])
+    with pytest.raises(ConfigError, match="SECTION.KEY=VALUE"):
+        parse_set(["epochs=3"])
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_config("fsdd", sets=["model.kind=cnn"])
+    config = load_config("fsdd", model="gru", sets=["network.hidden=32", "train.epochs=2"])
+    assert config.network == {"kind": "gru", "hidden": 32} and config.train.epochs == 2
+    assert config.frontend["sr"] == 8000  # the FSDD recipe
+
+
+def tympan_cli(*args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "tympan", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained_run(digits_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--json", env=_env(tmp_path_factory))
+    return out, result
+
+
+def test_train_writes_the_model_and_an_honest_report(trained_run):
+    out, result = trained_run
+    assert result.returncode == 1, result.stderr  # finished, but one file was bad
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert json.loads(result.stdout)["test"] == metrics["test"]
+    assert {"accuracy", "macro_f1", "n"} <= set(metrics["test"]) and metrics["test"]["n"] == 18
+    assert metrics["val"]["n"] == 18 and metrics["epochs"] == 6 and metrics["train_seconds"] > 0
+    assert metrics["config"]["train"]["epochs"] == 6 and metrics["config"]["frontend"]["n_mels"] == 32
+    assert [b["path"].endswith("cut.wav") for b in metrics["bad_files"]] == [True]
+    assert metrics["test"]["accuracy"] > 0.5  # three digits; chance is 1/3
+    for png in ("curves.png", "confusion.png"):
+        assert matplotlib.image.imread(out / "report" / png).shape[0] > 200
+    html = (out / "report" / "report.html").read_text()
+    assert "cut.wav" in html and "data:image/png;base64," in html
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    model = tympan.load_model(out / "model.tympan")
+    assert model.classes == list(DIGITS) and model.sr == 8000
+    assert model.provenance["dataset"]["fingerprint"] == metrics["dataset"]["fingerprint"]
+
+
+def test_evaluate_a_saved_model(trained_run, digits_csv, tmp_path_factory, fsdd_dir):
+    out, _ = trained_run
+    env = _env(tmp_path_factory)
+    result = tympan_cli("evaluate", "--model", out / "model.tympan", "--data", digits_csv, "--json", env=env)
+    assert result.returncode == 0, result.stderr  # the test split is the one training used, all readable
+    report = json.loads(result.stdout)
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert report["test"]["accuracy"] == metrics["test"]["accuracy"]
+    assert report["test"]["confusion"] == metrics["test"]["confusion"]
+    assert set(report["test"]) >= {"accuracy", "macro_f1", "n", "per_class", "confusion"}
+    everything = tympan_cli("evaluate", "--model", out / "model.tympan", "--data", digits_csv, "--split", "all",
+                            "--json", env=env)
+    assert everything.returncode == 1  # the truncated training file is reported, the rest scored
+    report = json.loads(everything.stdout)
+    assert report["all"]["n"] == 90 and [b["path"].endswith("cut.wav") for b in report["bad_files"]] == [True]
+    other = digits_csv.parent / "more.csv"
+    other.write_text(f"path,label\n{fsdd_dir / 'recordings' / '7_george_0.wav'},7\n")
+    result = tympan_cli("evaluate", "--model", out / "model.tympan", "--data", other, env=env)
+    assert result.returncode == 2 and "not trained on: 7" in result.stderr
+
+
+def test_resume_after_kill_ends_with_the_same_metrics(digits_csv, tmp_path_factory):
+    env = _env(tmp_path_factory)
+    # wider layers than SMALL: epochs long enough to be killed in the middle of the run
+    slower = [*SMALL, "--set", "network.channels=[64, 128]", "--json"]
+    reference = tmp_path_factory.mktemp("uninterrupted")
+    assert tympan_cli("train", "--data", digits_csv, "--out", reference, *slower, env=env).returncode == 1
+    out = tmp_path_factory.mktemp("killed")
+    command = [sys.executable, "-m", "tympan", "train", "--data", str(digits_csv), "--out", str(out), *slower]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    log = out / "log.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "model.tympan").exists(), "killed too late to test anything: the run had finished"
+    resumed = tympan_cli(*command[3:], "--resume", env=env)
+    assert resumed.returncode == 1, resumed.stderr
+    a = json.loads((out / "report" / "metrics.json").read_text())
+    b = json.loads((reference / "report" / "metrics.json").read_text())
+    assert a["test"] == b["test"] and a["val"] == b["val"]
+    assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+    assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_two_process_data_parallel_run_matches_one_process(digits_csv, tmp_path_factory, trained_run):
+    reference, _ = trained_run
+    out = tmp_path_factory.mktemp("ddp")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "tympan", "train",
+                             "--data", str(digits_csv), "--out", str(out), *SMALL, "--json"],
+                            capture_output=True, text=True, env={**_env(tmp_path_factory), "OMP_NUM_THREADS": "1"},
+                            timeout=600)
+    assert result.returncode == 1, result.stderr[-3000:]
+    a = tympan.load_model(out / "model.tympan").state_dict()
+    b = tympan.load_model(reference / "model.tympan").state_dict()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+    ma = json.loads((out / "report" / "metrics.json").read_text())
+    mb = json.loads((reference / "report" / "metrics.json").read_text())
+    assert ma["test"]["accuracy"] == mb["test"]["accuracy"]
+    assert ma["history"][-1]["train_loss"] == pytest.approx(mb["history"][-1]["train_loss"], rel=1e-4)
+
+
+def test_strict_makes_a_bad_file_an_error(digits_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("strict")
+    result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--set", "data.strict=true",
+                        env=_env(tmp_path_factory))
+    assert result.returncode == 2 and "cut.wav" in result.stderr and "Traceback" not in result.stderr
+    assert not (out / "model.tympan").exists()
+
+
+def test_a_dataset_without_training_items_is_refused(tmp_path, fsdd_dir):
+    (tmp_path / "only-test.csv").write_text(f"path,label,split\n{fsdd_dir / 'recordings' / '0_george_0.wav'},0,test\n")
+    with pytest.raises(DatasetError):
+        tympan.train.train(tmp_path / "only-test.csv", tmp_path / "out", progress=False)
