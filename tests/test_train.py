@@ -127,6 +127,50 @@ def test_the_same_seed_gives_the_same_run(clips):
         assert torch.equal(tensor, b.state_dict()[name]), name
 
 
+def test_multi_label_training_uses_a_sigmoid_per_class_and_reports_map(clips):
+    from tympan.train.data import ClipSet
+    from tympan.train.loop import evaluate_clips
+
+    labels = list(DIGITS) + list(SPEAKERS)  # each recording: its digit and its speaker
+
+    def tagged(split):
+        rows = np.zeros((len(clips[split]), len(labels)), dtype=np.float32)
+        for row, (path, digit) in enumerate(zip(clips[split].paths, clips[split].targets)):
+            rows[row, digit] = 1.0
+            rows[row, 3 + SPEAKERS.index(Path(path).name.split("_")[1])] = 1.0
+        return ClipSet(clips[split].audio, rows, clips[split].paths)
+
+    train, val = tagged("train"), tagged("val")
+    config = Config(frontend=FRONTEND, network={"kind": "cnn", "channels": [8, 16], "dropout": 0.0},
+                    train=TrainConfig(loss="binary_cross_entropy", epochs=6, batch_size=16, learning_rate=0.01,
+                                      schedule="constant", early_stopping=0, monitor="mAP"))
+    model = Classifier(FRONTEND, config.network, labels, clip_seconds=1.0, multi_label=True, seed=0)
+    model.normalize.set_statistics(*normalisation_statistics(model, train))
+    run = fit(model, train, val, config, progress=False)
+    _decreases(run["history"])
+    metrics = evaluate_clips(model, val, labels, True, "binary_cross_entropy")
+    assert 0.5 < metrics["mAP"] <= 1.0 and set(metrics["per_class"]) == set(labels)
+    scores = model.predict_waveforms(val.audio[:2])
+    assert scores.shape == (2, 6) and not torch.allclose(scores.sum(1), torch.ones(2))  # sigmoids, not softmax
+
+
+def test_cross_validation_over_official_folds(digits_csv, tmp_path_factory):
+    folded = digits_csv.parent / "folds.csv"
+    rows = ["path,label,fold"] + [f"{line.split(',')[0]},{line.split(',')[1]},{1 + n % 3}"
+                                  for n, line in enumerate(digits_csv.read_text().splitlines()[1:-1])]
+    folded.write_text("\n".join(rows) + "\n")
+    out = tmp_path_factory.mktemp("folds")
+    result = tympan_cli("train", "--data", folded, "--out", out, *SMALL, "--set", "train.epochs=2", "--folds",
+                        "--json", env=_env(tmp_path_factory))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert [f["fold"] for f in metrics["folds"]] == [1, 2, 3]
+    accuracies = [f["test"]["accuracy"] for f in metrics["folds"]]
+    assert metrics["cross_validation"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert metrics["cross_validation"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
+    assert all((out / "folds" / f"fold_{k}" / "model.tympan").is_file() for k in (1, 2, 3))
+
+
 def test_configuration_errors_name_the_option():
     with pytest.raises(ConfigError, match="unknown train option"):
         load_config("fsdd", sets=["train.epoch=3"])

@@ -70,6 +70,7 @@ class TrainConfig:
     gamma: float = 0.1
     plateau_patience: int = 3
     clip_grad_norm: float | None = None
+    precise_bn: bool = True
     early_stopping: int = 10
     monitor: str = "macro_f1"
     seed: int = 0

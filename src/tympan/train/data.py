@@ -119,7 +119,8 @@ def normalisation_statistics(model, clips: ClipSet, batch_size: int = 64) -> tup
         return np.array([mean], np.float32), np.array([max(np.sqrt(max(var, 0.0)), 1e-5)], np.float32)
     total, total_sq, count = 0.0, 0.0, 0
     for first in range(0, len(clips), 512):
-        chunk = [torch.from_numpy(np.ascontiguousarray(y)) for y in clips.audio[first:first + 512]]
+        # copies: cached audio is a read-only memory map, which torch will not wrap
+        chunk = [torch.from_numpy(np.array(y, dtype=np.float32)) for y in clips.audio[first:first + 512]]
         with torch.no_grad():
             feats = transform_clips(model.frontend, chunk, batch_size)
         for f in feats:

@@ -170,6 +170,8 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
             bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}")
         if world > 1:
             torch.distributed.all_reduce(totals)
+        if t.precise_bn:
+            recompute_batch_norm(model, train, epoch, t, device)
         val_metrics = evaluate_clips(model, val, classes, multi_label, t.loss, t.label_smoothing)
         score = _monitored(val_metrics, t.monitor)
         learning_rate = optimizer.param_groups[0]["lr"]
@@ -213,6 +215,37 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
     return {"history": state["history"], "best_epoch": state["best_epoch"], "epochs": state["epoch"],
             "stopped_early": state["stopped_early"],
             "train_seconds": sum(line["seconds"] for line in state["history"])}
+
+
+@torch.no_grad()
+def recompute_batch_norm(model, train, epoch: int, t, device, max_batches: int = 100) -> None:
+    """Re-estimate batch norm's running statistics with the epoch's final weights ("precise BN").
+
+    During an epoch the running averages trail weights that keep changing, and evaluation uses them:
+    on FSDD they cost 10 points of validation accuracy. A pass over up to ``max_batches`` training
+    batches with the weights fixed gives the statistics the evaluated network really has. Every process
+    uses the same batches, so data-parallel copies stay identical.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    was_training = model.training
+    model.eval()  # dropout off: the statistics of the network as it will be evaluated
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+        norm.train()
+    # batches of their own (epoch numbers training never uses), the same in every process
+    batches = train.batches(10**9 + epoch, t.batch_size or 256, model.clip_samples, t.seed)
+    for number, (waves, _, _) in enumerate(batches):
+        if number == max_batches:
+            break
+        if len(waves) > 1:
+            model(waves.to(device))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.train(was_training)
 
 
 def _correct(logits, targets, multi_label: bool) -> int:

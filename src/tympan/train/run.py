@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -82,17 +83,20 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
             result = _train_split(manifest, config, out / "folds" / f"fold_{fold}", rank, world, resume, progress,
                                   test_fold=fold, data=data)
             per_fold.append({"fold": fold, "test": result["test"], "val": result["val"]})
-        result = _train_split(manifest, config, out, rank, world, resume, progress, data=data, report=False)
+        # The last fold as test is the dataset's default split: that run's model is the run's model.
         result["folds"] = per_fold
         result["cross_validation"] = summarize_folds([f["test"] for f in per_fold])
         if rank == 0:
+            tmp = out / f".model.tympan.tmp-{os.getpid()}"
+            shutil.copyfile(out / "folds" / f"fold_{fold_ids[-1]}" / "model.tympan", tmp)
+            os.replace(tmp, out / "model.tympan")
             write_report(out / "report", result)
         return result
     return _train_split(manifest, config, out, rank, world, resume, progress, data=data)
 
 
 def _train_split(manifest, config: Config, out: Path, rank: int, world: int, resume: bool, progress: bool,
-                 test_fold=None, data=None, report: bool = True) -> dict:
+                 test_fold=None, data=None) -> dict:
     d = config.data
     split = assign_splits(manifest, d.val_fraction, d.test_fraction, test_fold if test_fold is not None else d.test_fold,
                           seed=config.train.seed)
@@ -140,8 +144,7 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
         save_model(model, out / "model.tympan", provenance={
             "dataset": result["dataset"], "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},
             "config": result["config"], "best_epoch": result["best_epoch"]})
-        if report:
-            write_report(out / "report", result)
+        write_report(out / "report", result)
     return result
 
 
