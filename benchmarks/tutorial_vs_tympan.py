@@ -108,7 +108,8 @@ def tympan(train, test, cache_root, args):
     statistics = time.perf_counter() - start
     config = Config(frontend=model.frontend_config, network=NETWORK, train=TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, optimizer="adam",
-        schedule="constant", early_stopping=0, warmup_epochs=0, seed=args.seed, device="cpu"))
+        schedule="constant", early_stopping=0, warmup_epochs=0, seed=args.seed, device="cpu",
+        cpu_bf16=args.cpu_bf16))
     no_val = ClipSet([], np.zeros(0, dtype=np.int64), [])
     result = fit(model, train_clips, no_val, config, out=None, progress=False)
     seconds = [line["seconds"] for line in result["history"]]
@@ -124,8 +125,8 @@ def per_call(fn, repeat=5):
 
 
 def breakdown(args, train, network, optimizer, batch, model, clips):
-    """Milliseconds per batch: features and network step, on each side (after training; weights still move
-    under the timed steps, which does not change their cost)."""
+    """Milliseconds per batch: features and network step on each side, and Tympan's forward pass (after
+    training; weights still move under the timed steps, which does not change their cost)."""
     dataset = TutorialDataset(train)
     indices = list(range(args.batch_size))
     librosa_ms = 1000 * per_call(lambda: [dataset[i] for i in indices], repeat=3)
@@ -136,11 +137,12 @@ def breakdown(args, train, network, optimizer, batch, model, clips):
     model.train()
     with torch.no_grad():
         frontend_ms = 1000 * per_call(lambda: model.features(waves))
+        forward_ms = 1000 * per_call(lambda: model(waves))  # what fit's precise batch-norm pass costs
         features = model.features(waves)
     batches_ms = 1000 * per_call(lambda: next(clips.batches(1, args.batch_size, model.clip_samples, args.seed)))
     optimizer = torch.optim.Adam(model.network.parameters(), lr=args.learning_rate)
     tympan_step_ms = 1000 * per_call(lambda: step(model.network, optimizer, features, targets))
-    return librosa_ms, tutorial_step_ms, batches_ms, frontend_ms, tympan_step_ms
+    return librosa_ms, tutorial_step_ms, batches_ms, frontend_ms, tympan_step_ms, forward_ms
 
 
 def main():
@@ -151,13 +153,16 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32, help="clips per batch")
     parser.add_argument("--learning-rate", type=float, default=0.002, help="Adam's learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, shuffling and dropout")
+    parser.add_argument("--cpu-bf16", action="store_true",
+                        help="Tympan's network in bfloat16 on CPU (train.cpu_bf16), for CPUs with native bfloat16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     manifest = build(args.data, layout="fsdd")
     train, test = manifest.subset("train"), manifest.subset("test")
     print(f"FSDD: {len(train)} training and {len(test)} test clips (official split); network {NETWORK}")
     print(f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.learning_rate}, {args.threads} torch "
-          f"threads; torch {torch.__version__}, librosa {librosa.__version__}")
+          f"threads; torch {torch.__version__}, librosa {librosa.__version__}"
+          + ("; Tympan's network in bfloat16" if args.cpu_bf16 else ""))
 
     t_seconds, t_accuracy, network, optimizer, batch = tutorial(train, test, args)
     with tempfile.TemporaryDirectory() as cache_root:
@@ -174,11 +179,12 @@ def main():
     print(f"tutorial epochs: {', '.join(f'{s:.2f}' for s in t_seconds)} s; "
           f"tympan epochs: {', '.join(f'{s:.2f}' for s in y_seconds)} s")
 
-    librosa_ms, tutorial_step_ms, batches_ms, frontend_ms, tympan_step_ms = parts
+    librosa_ms, tutorial_step_ms, batches_ms, frontend_ms, tympan_step_ms, forward_ms = parts
     print(f"\nper batch of {args.batch_size} (best of repeated runs, ms):")
     print(f"  tutorial: librosa load + features {librosa_ms:8.1f}, network step {tutorial_step_ms:8.1f}")
     print(f"  tympan:   cut batch from cache    {batches_ms:8.1f}, front-end {frontend_ms:8.1f}, "
           f"network step {tympan_step_ms:8.1f}")
+    print(f"            then per epoch, precise batch norm: a forward pass (front-end + network) {forward_ms:8.1f}")
 
 
 if __name__ == "__main__":

