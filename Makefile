@@ -24,6 +24,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/frontend.py
 	$(BIN)/python benchmarks/dataset.py
 	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/fsdd.py
+	$(BIN)/python benchmarks/tutorial_vs_tympan.py
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from tympan.nn.layers import (AttentionPool, ContextDense, FrameDense, GlobalPool, LocallyConnected,
-                              PatchEmbedding, Rearrange, Recurrent)
+from tympan.nn.layers import AttentionPool, ContextDense, FrameDense, GlobalPool, LocallyConnected, Rearrange
+from tympan.nn.sequence import PatchEmbedding, Recurrent
 
 torch.manual_seed(0)
 

@@ -191,6 +191,14 @@ def _add_json(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
 
+def _add_layout(parser, layouts) -> None:
+    parser.add_argument("--layout", default="auto", choices=["auto", *layouts],
+                        help="how the dataset is organised; auto detects it")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="layout option, repeatable: e.g. subset=esc10 (ESC-50), label_column=tags, "
+                             "label_separator=| (CSV)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data.layouts import LAYOUTS
     from .nn import MODELS
@@ -226,9 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "--set data.strict=true.\n\nData-parallel: torchrun --nproc-per-node N -m tympan train ...")
     train.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
     train.add_argument("--out", required=True, help="folder for the model, checkpoints and report")
-    train.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS], help="how the dataset is organised")
-    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="dataset layout option, repeatable (as in datasets inspect)")
+    _add_layout(train, LAYOUTS)
     train.add_argument("--config", default=None, help="a YAML/JSON configuration file instead of the recipe")
     train.add_argument("--model", default=None, choices=list(MODELS),
                        help="network kind, with its defaults (default: the recipe's)")
@@ -247,8 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "on a dataset. --split test/val/train take the dataset's split as training made it.")
     evaluate.add_argument("--model", required=True, help="the model file (.tympan)")
     evaluate.add_argument("--data", required=True, help="dataset folder or CSV file")
-    evaluate.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS], help="how the dataset is organised")
-    evaluate.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="dataset layout option")
+    _add_layout(evaluate, LAYOUTS)
     evaluate.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which items")
     evaluate.add_argument("--workers", type=int, default=None, help="parallel decoders (default: cores, at most 8)")
     _add_json(evaluate)
@@ -298,11 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "sample rates, channels, and every bad file with its reason (exit code 1 if any).\n\n"
                     "Layouts: " + ", ".join(LAYOUTS))
     inspect.add_argument("path", help="dataset folder, or a CSV file of path,label rows")
-    inspect.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
-                         help="how the dataset is organised; auto detects it")
-    inspect.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                         help="layout option, repeatable: e.g. subset=esc10 (ESC-50), label_column=tags, "
-                              "label_separator=| (CSV)")
+    _add_layout(inspect, LAYOUTS)
     inspect.add_argument("--quick", action="store_true",
                          help="read headers only (fast), instead of decoding every file to find corruption")
     inspect.add_argument("--strict", action="store_true", help="any bad file is an error (exit code 2)")

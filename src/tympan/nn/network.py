@@ -16,7 +16,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import activations
-from .layers import LAYERS, LocallyConnected, Recurrent, Rearrange, Transformer, _ConvBlock, _Units
+from .layers import LAYERS, LocallyConnected, Rearrange, _ConvBlock, _Units
+from .sequence import Recurrent, Transformer
 
 INITS = ("auto", "he", "xavier", "random-frozen")
 
