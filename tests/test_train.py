@@ -291,6 +291,14 @@ def test_strict_makes_a_bad_file_an_error(digits_csv, tmp_path_factory):
     assert not (out / "model.tympan").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where there is no CUDA device")
+def test_asking_for_cuda_without_one_is_a_clear_error(digits_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cuda")
+    result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--device", "cuda",
+                        env=_env(tmp_path_factory))
+    assert result.returncode == 2 and "no CUDA device" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_dataset_without_training_items_is_refused(tmp_path, fsdd_dir):
     (tmp_path / "only-test.csv").write_text(f"path,label,split\n{fsdd_dir / 'recordings' / '0_george_0.wav'},0,test\n")
     with pytest.raises(DatasetError):

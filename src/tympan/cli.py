@@ -146,8 +146,9 @@ def _run_summary(result: dict, out: Path) -> str:
 def cmd_train(args) -> int:
     from .train.run import train
 
+    sets = [*args.set, *([f"train.device={args.device}"] if args.device else [])]
     result = train(args.data, args.out, layout=args.layout, config_file=args.config, model=args.model,
-                   sets=args.set, options=_parse_options(args.option), resume=args.resume, folds=args.folds,
+                   sets=sets, options=_parse_options(args.option), resume=args.resume, folds=args.folds,
                    progress=not args.json)
     if int(os.environ.get("RANK", "0")) == 0:
         _emit(args, result, _run_summary(result, Path(args.out)))
@@ -241,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                        help="override one setting, repeatable: e.g. --set train.epochs=20 "
                             "--set network.channels=[16,32]")
+    train.add_argument("--device", default=None,
+                       help="cpu, cuda, cuda:N or auto (CUDA when present); the same as --set train.device=... "
+                            "(default: the configuration's, auto)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     train.add_argument("--folds", action="store_true",
                        help="cross-validate: each official fold as test in turn; mean and std in the report")

@@ -27,6 +27,10 @@ from .manifest import BadFile, Item
 # Bump when decoding or resampling changes, so old entries are not mistaken for new ones.
 CACHE_VERSION = 1
 _HASH_CHUNK = 1 << 20
+# np.load parses each header with ast.literal_eval, and CPython 3.11's AST builder can fail spuriously when
+# threads do that at once ("SystemError: AST constructor recursion depth mismatch", python/cpython#106905,
+# seen here in benchmarks/fsdd.py). Opening is quick next to decoding, so it is done one thread at a time.
+_OPEN = threading.Lock()
 
 
 def default_cache_dir() -> Path:
@@ -113,7 +117,8 @@ class AudioCache:
         """
         entry = self.entry(path, sr)
         try:
-            y = np.load(entry, mmap_mode="r")
+            with _OPEN:
+                y = np.load(entry, mmap_mode="r")
             self.hits += 1
         except (OSError, ValueError):
             y, _ = load(path, sr=sr)
