@@ -167,6 +167,38 @@ def cmd_evaluate(args) -> int:
     return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
 
 
+def cmd_predict(args) -> int:
+    import csv
+    import io
+
+    from .model_file import load_model
+    from .predict import predict_files, rows
+
+    model = load_model(args.model)
+    threshold = args.threshold
+    report = predict_files(model, args.paths, top=args.top_k, window_seconds=args.window, hop_seconds=args.hop,
+                           threshold=threshold, smooth=args.smooth, min_duration=args.min_duration,
+                           batch_size=args.batch_size, progress=not args.json)
+    if args.csv:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=["file", "start", "end", "label", "score"])
+        writer.writeheader()
+        writer.writerows(rows(report))
+        out = Path(args.csv)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        tmp.write_text(text.getvalue(), encoding="utf-8")
+        os.replace(tmp, out)
+    lines = []
+    for item in report["files"]:
+        best = ", ".join(f"{t['label']} {t['score']:.3f}" for t in item["top"])
+        lines.append(f"{item['file']} ({item['duration']:.2f} s): {best}"
+                     + "".join(f"\n  note: {n}" for n in item["notes"]))
+        lines += [f"  {e['start']:9.2f} - {e['end']:9.2f} s  {e['label']} ({e['score']:.3f})" for e in item["events"]]
+    lines += [f"bad: {b['path']}: {b['reason']}" for b in report["bad"]]
+    _emit(args, report, "\n".join(lines))
+    return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
+
+
 def cmd_demo(args) -> int:
     """Tympan's main job on the embedded data: synthesise it, train the demo recipe, report."""
     from .data.synthetic import make_demo
@@ -280,6 +312,28 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--n-mfcc", type=int, default=20, help="MFCC coefficients")
     _add_json(show)
     show.set_defaults(run=cmd_show)
+
+    predict = commands.add_parser(
+        "predict", formatter_class=_Formatter, help="label recordings: clips, folders, globs, long recordings",
+        description="Score every recording with a saved model: the top labels of each file and, for a "
+                    "recording longer than a window, a timeline of events (start, end, label, score). "
+                    "Decoding, front-end and network run block by block, so memory stays bounded whatever "
+                    "the length. Unreadable files are listed with their reasons (exit code 1); the rest "
+                    "are processed.")
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (recursive) or glob patterns")
+    predict.add_argument("--model", required=True, help="the model file (.tympan)")
+    predict.add_argument("--top-k", type=int, default=3, help="labels to show per file")
+    predict.add_argument("--window", type=float, default=None,
+                         help="window length in seconds (default: the model's clip length)")
+    predict.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
+    predict.add_argument("--threshold", type=float, default=0.5, help="smoothed score an event must reach")
+    predict.add_argument("--smooth", type=int, default=3, help="windows in the moving average of the scores")
+    predict.add_argument("--min-duration", type=float, default=0.0, help="drop events shorter than this (s)")
+    predict.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    predict.add_argument("--csv", default=None, metavar="FILE",
+                         help="also write rows file,start,end,label,score (events; a clip's best label)")
+    _add_json(predict)
+    predict.set_defaults(run=cmd_predict)
 
     summary = commands.add_parser(
         "summary", formatter_class=_Formatter, help="a network's layers: output shapes, weights, biases, MACs",

@@ -93,13 +93,17 @@ def read_model_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     with open(path, "rb") as f:
-        start = f.read(8)
-    for magic, what in _FOREIGN.items():
-        if start.startswith(magic):
-            raise ModelFileError(f"{path}: this is {what}, not a Tympan model file; Tympan never unpickles "
-                                 "files, since a pickle can run any code when loaded")
-    if len(start) < 8 or int.from_bytes(start, "little") > path.stat().st_size - 8:
-        raise ModelFileError(f"{path}: truncated or not a model file (its header is cut short)")
+        start = f.read(9)
+    size = path.stat().st_size
+    header = int.from_bytes(start[:8], "little") if len(start) >= 8 else -1
+    # A safetensors file begins with its JSON header's length, then the header's "{". Anything else is
+    # named if it can be: a pickle's first byte can equal a header length's, so the "{" decides.
+    if not (len(start) == 9 and start[8:9] == b"{" and 8 + header <= size):
+        for magic, what in _FOREIGN.items():
+            if start.startswith(magic):
+                raise ModelFileError(f"{path}: this is {what}, not a Tympan model file; Tympan never unpickles "
+                                     "files, since a pickle can run any code when loaded")
+        raise ModelFileError(f"{path}: truncated or not a model file (its header is cut short or missing)")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
