@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/fsdd.py
 	$(BIN)/python benchmarks/tutorial_vs_tympan.py
+	$(BIN)/python benchmarks/predict_long.py
+	$(BIN)/python benchmarks/predict_many.py
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

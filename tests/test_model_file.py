@@ -199,3 +199,15 @@ def test_summary_and_errors_from_the_command_line(trained, tmp_path):
     run = subprocess.run([sys.executable, "-m", "tympan", "summary", str(tmp_path / "bad.tympan")],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "never unpickles" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_header_length_that_looks_like_a_pickle_is_still_read(tmp_path):
+    # A safetensors file starts with its header's length: its first byte may be 0x80, a pickle's first byte.
+    model = Classifier(FRONTEND, "perceptron", classes=["a", "b"], seed=0)
+    path = tmp_path / "model.tympan"
+    for pad in range(300):
+        tympan.save_model(model, path, provenance={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert tympan.load_model(path).classes == ["a", "b"]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tracemalloc
 
+import matplotlib.image
 import numpy as np
 import pytest
 import soundfile as sf
@@ -103,7 +104,7 @@ def test_folders_globs_and_bad_files_from_the_command_line(model_file, long_reco
     table = tmp_path / "rows.csv"
     result = subprocess.run([sys.executable, "-m", "tympan", "predict", "--model", str(model_file), str(folder),
                              str(tmp_path / "*.ogg"), str(long_recording), str(tmp_path / "missing.wav"),
-                             "--json", "--csv", str(table), "--min-duration", "1"],
+                             "--json", "--csv", str(table), "--min-duration", "1", "--plot", str(tmp_path / "plots")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1, result.stderr  # bad inputs listed, the rest processed
     report = json.loads(result.stdout)
@@ -122,6 +123,11 @@ def test_folders_globs_and_bad_files_from_the_command_line(model_file, long_reco
     assert {r["label"] for r in rows if r["file"].endswith("a_low.wav")} == {"low"}
     scene = [r for r in rows if r["file"].endswith("scene.flac")]
     assert len(scene) == len(by_name["scene.flac"]["events"])
+    # a picture for each recording longer than a window: its log-mel with the labelled events under it
+    assert by_name["scene.flac"]["plot"] == str(tmp_path / "plots" / "scene.timeline.png")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["c_noise.timeline.png", "scene.timeline.png"]
+    image = matplotlib.image.imread(tmp_path / "plots" / "scene.timeline.png")
+    assert image.shape[1] > 1000 and image[..., :3].std() > 0.1
 
 
 def test_silent_and_very_short_audio_get_a_note_not_a_crash(model_file, tmp_path):
@@ -139,3 +145,10 @@ def test_find_audio_reports_targets_that_match_nothing(tmp_path):
     (tmp_path / "notes.txt").write_text("not audio")
     files, bad = find_audio([tmp_path, tmp_path / "*.wav"])
     assert files == [] and [reason for _, reason in bad] == ["no audio files found", "no audio files found"]
+
+
+def test_the_python_timeline_equals_the_command_line_events(model_file, long_recording):
+    model = tympan.load_model(model_file)
+    found = model.timeline(long_recording, min_duration=1.0)
+    assert [e["label"] for e in found if e["label"] != "noise"] == ["low", "high"]
+    assert found == events(score_windows(model, long_recording), CLASSES, False, min_duration=1.0)

@@ -179,6 +179,13 @@ def cmd_predict(args) -> int:
     report = predict_files(model, args.paths, top=args.top_k, window_seconds=args.window, hop_seconds=args.hop,
                            threshold=threshold, smooth=args.smooth, min_duration=args.min_duration,
                            batch_size=args.batch_size, progress=not args.json)
+    if args.plot is not None:
+        from .display import plot_timeline, save_figure
+
+        for item in report["files"]:
+            if item["duration"] > (args.window or model.clip_seconds):
+                out = Path(args.plot) / f"{Path(item['file']).stem}.timeline.png"
+                item["plot"] = str(save_figure(plot_timeline(item["file"], item["events"], sr=model.sr), out))
     if args.csv:
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=["file", "start", "end", "label", "score"])
@@ -194,6 +201,7 @@ def cmd_predict(args) -> int:
         lines.append(f"{item['file']} ({item['duration']:.2f} s): {best}"
                      + "".join(f"\n  note: {n}" for n in item["notes"]))
         lines += [f"  {e['start']:9.2f} - {e['end']:9.2f} s  {e['label']} ({e['score']:.3f})" for e in item["events"]]
+        lines += [f"  plot: {item['plot']}"] if "plot" in item else []
     lines += [f"bad: {b['path']}: {b['reason']}" for b in report["bad"]]
     _emit(args, report, "\n".join(lines))
     return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
@@ -330,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--smooth", type=int, default=3, help="windows in the moving average of the scores")
     predict.add_argument("--min-duration", type=float, default=0.0, help="drop events shorter than this (s)")
     predict.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    predict.add_argument("--plot", nargs="?", const=".", default=None, metavar="DIR",
+                         help="write DIR/<name>.timeline.png per long recording: its log-mel spectrogram with "
+                              "the labelled events under it (DIR defaults to the current folder)")
     predict.add_argument("--csv", default=None, metavar="FILE",
                          help="also write rows file,start,end,label,score (events; a clip's best label)")
     _add_json(predict)

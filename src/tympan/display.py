@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from .frontend import MFCC, LogMel, Spectrogram, mel_frequencies, power_to_db  # noqa: E402
+from .frontend import MFCC, LogMel, MelSpectrogram, Spectrogram, mel_frequencies, power_to_db  # noqa: E402
 
 
 def save_figure(fig, out) -> Path:
@@ -136,4 +136,38 @@ def plot_activations(names=None):
     axes.flat[0].legend(loc="lower right", fontsize=8)
     for ax in axes.flat[len(data):]:
         fig.delaxes(ax)
+    return fig
+
+
+def plot_timeline(path, events, sr: int = 16000, n_mels: int = 64, max_columns: int = 3000, title: str = ""):
+    """A recording's log-mel spectrogram with its labelled events under it, for files of any length.
+
+    The spectrogram is computed block by block with a hop chosen so the image has at most
+    ``max_columns`` columns, so an hours-long file costs little memory. ``events`` are rows
+    ``{"start", "end", "label", "score"}`` as ``tympan.predict.events`` gives.
+    """
+    from .audio import info, stream
+
+    duration = info(path).duration
+    hop = max(160, int(np.ceil(duration * sr / max_columns)))
+    layer = MelSpectrogram(sr=sr, n_fft=1024, hop_length=hop, n_mels=n_mels)
+    columns = []
+    for block in stream(path, sr=sr, block_seconds=hop * 200 / sr):  # 200 columns per block
+        with torch.no_grad():
+            S = layer(torch.from_numpy(block))
+        columns.append(S[:, :max(1, len(block) // hop)])  # the frame past the block is the next one's first
+    S_db = power_to_db(torch.cat(columns, dim=1), ref=1.0, top_db=80.0).numpy()
+    labels = sorted({e["label"] for e in events})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 3.2 + 0.35 * max(1, len(labels))), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, max(1, len(labels)) * 0.5]},
+                                      constrained_layout=True)
+    top.imshow(S_db, origin="lower", aspect="auto", cmap="magma", extent=[0, duration, 0, n_mels])
+    ticks = np.linspace(0, n_mels - 1, 5).astype(int)
+    top.set_yticks(ticks + 0.5, [f"{f:.0f}" for f in mel_frequencies(n_mels, 0.0, sr / 2)[ticks]])
+    top.set(ylabel="Hz (mel scale)", title=title or str(path))
+    for lane, label in enumerate(labels):
+        spans = [(e["start"], e["end"] - e["start"]) for e in events if e["label"] == label]
+        bottom.broken_barh(spans, (lane + 0.1, 0.8), color=f"C{lane % 10}")
+    bottom.set_yticks(np.arange(len(labels)) + 0.5, labels)
+    bottom.set(xlabel="time (s)", xlim=(0, duration), ylim=(0, max(1, len(labels))))
     return fig

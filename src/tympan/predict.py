@@ -184,24 +184,71 @@ def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds
         timeline (``events``) of recordings longer than one window, and empty otherwise.
     """
     import sys
+    from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
+    from .audio import info, load
+
     files, missing = find_audio(targets)
-    results, bad = [], [{"path": t, "reason": r} for t, r in missing]
-    for path in tqdm(files, desc="predicting", unit="file", disable=not (progress and sys.stderr.isatty())):
+    bad = [{"path": t, "reason": r} for t, r in missing]
+    results: list[dict | None] = [None] * len(files)
+    window = model.clip_seconds if window_seconds is None else float(window_seconds)
+
+    def duration(path):
+        try:
+            return info(path).duration
+        except AudioError:
+            return None  # the streaming pass below reports the reason
+
+    def decode(path):
+        try:
+            return load(path, sr=model.sr)[0], None
+        except AudioError as error:
+            return None, error.reason
+
+    failed: set[int] = set()
+    bar = tqdm(total=len(files), desc="predicting", unit="file", disable=not (progress and sys.stderr.isatty()))
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        durations = list(pool.map(duration, files))
+        # Clips (one window at most, the model's own) are decoded in parallel and share batches: thousands
+        # of short files cost a few forward passes, not one each.
+        clips = [i for i, d in enumerate(durations) if d is not None and d <= window and window == model.clip_seconds]
+        for first in range(0, len(clips), 256):
+            chunk = clips[first:first + 256]
+            decoded = list(pool.map(decode, [files[i] for i in chunk]))
+            good = [(i, y) for i, (y, reason) in zip(chunk, decoded) if y is not None and len(y)]
+            for i, (y, reason) in zip(chunk, decoded):
+                if y is None or not len(y):
+                    bad.append({"path": str(files[i]), "reason": reason or "empty"})
+                    failed.add(i)
+            scores = model.predict_waveforms([y for _, y in good], batch_size).numpy() if good else []
+            for (i, y), p in zip(good, scores):
+                notes = [f"very short ({len(y) / model.sr:.2f} s for {window:g} s windows): padded with silence"] \
+                    if len(y) < window * model.sr / 2 else []
+                notes += ["silent: every sample is zero"] if not np.any(y) else []
+                results[i] = {"file": str(files[i]), "duration": round(len(y) / model.sr, 3),
+                              "top": top_k(p, model.classes, top), "windows": 1, "notes": notes, "events": []}
+            bar.update(len(chunk))
+    for i, path in enumerate(files):
+        if results[i] is not None or i in failed:
+            continue
         try:
             scored = score_windows(model, path, window_seconds, hop_seconds, batch_size)
         except AudioError as error:
             bad.append({"path": str(path), "reason": error.reason})
+            bar.update(1)
             continue
         long = scored.duration > scored.window_seconds
-        results.append({"file": str(path), "duration": round(scored.duration, 3),
-                        "top": top_k(scored.clip_scores(), model.classes, top), "windows": len(scored.starts),
-                        "notes": scored.notes,
-                        "events": events(scored, model.classes, model.multi_label, threshold, smooth,
-                                         min_duration) if long else []})
-    return {"schema": "tympan.predict/1", "classes": list(model.classes), "files": results, "bad": bad}
+        results[i] = {"file": str(path), "duration": round(scored.duration, 3),
+                      "top": top_k(scored.clip_scores(), model.classes, top), "windows": len(scored.starts),
+                      "notes": scored.notes,
+                      "events": events(scored, model.classes, model.multi_label, threshold, smooth,
+                                       min_duration) if long else []}
+        bar.update(1)
+    bar.close()
+    return {"schema": "tympan.predict/1", "classes": list(model.classes),
+            "files": [r for r in results if r is not None], "bad": bad}
 
 
 def rows(report: dict) -> list[dict]:
