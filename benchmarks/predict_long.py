@@ -10,7 +10,7 @@ with the recording's length. Targets on 2 CPU cores: 1 hour in at most 30 s, und
 """
 
 import argparse
-import resource
+import json
 import subprocess
 import sys
 import tempfile
@@ -50,7 +50,7 @@ def predict(model: Path, recording: Path) -> tuple[float, float, int]:
     if run.returncode != 0:
         raise SystemExit(run.stderr)
     peak_kb = int(run.stderr.strip().splitlines()[-1])
-    events = len(__import__("json").loads(run.stdout)["files"][0]["events"])
+    events = len(json.loads(run.stdout)["files"][0]["events"])
     return wall, peak_kb / 1024, events
 
 

@@ -152,3 +152,23 @@ def test_the_python_timeline_equals_the_command_line_events(model_file, long_rec
     found = model.timeline(long_recording, min_duration=1.0)
     assert [e["label"] for e in found if e["label"] != "noise"] == ["low", "high"]
     assert found == events(score_windows(model, long_recording), CLASSES, False, min_duration=1.0)
+
+
+def test_multi_label_files_list_every_label_above_its_threshold():
+    from tympan.predict import labels_of
+
+    model = Classifier({"kind": "logmel", "sr": SR, "n_fft": 256}, "perceptron", ["a", "b", "c"],
+                       multi_label=True)
+    scores = np.array([0.9, 0.2, 0.6])
+    assert [r["label"] for r in labels_of(model, scores, 1, 0.5)] == ["a", "c"]
+    assert [r["label"] for r in labels_of(model, scores, 1, {"a": 0.5, "b": 0.5, "c": 0.7})] == ["a"]
+    single = Classifier({"kind": "logmel", "sr": SR, "n_fft": 256}, "perceptron", ["a", "b", "c"])
+    assert [r["label"] for r in labels_of(single, scores, 2, 0.5)] == ["a", "c"]
+
+
+def test_per_window_scores_of_a_long_recording(model_file, long_recording):
+    report = predict_files(tympan.load_model(model_file), [long_recording], per_window=True)
+    windows = report["files"][0]["window_scores"]
+    assert len(windows) == 119 and windows[0]["start"] == 0.0 and windows[0]["end"] == 1.0
+    assert windows[-1]["end"] == 60.0 and all(abs(sum(w["scores"]) - 1) < 1e-3 for w in windows)
+    assert np.argmax(windows[30]["scores"]) == CLASSES.index("low")  # 15 s: inside the low tone

@@ -174,11 +174,22 @@ def cmd_predict(args) -> int:
     from .model_file import load_model
     from .predict import predict_files, rows
 
-    model = load_model(args.model)
+    from .train.loop import pick_device
+
+    model = load_model(args.model, device=pick_device(args.device))
     threshold = args.threshold
+    if args.class_threshold:
+        threshold = {}
+        for pair in args.class_threshold:
+            label, sep, value = pair.rpartition("=")
+            if not sep or label not in model.classes:
+                raise ConfigError(f"--class-threshold {pair!r}: expected LABEL=VALUE with a label of the model "
+                                  f"({', '.join(model.classes)})")
+            threshold[label] = float(value)
+        threshold = {c: threshold.get(c, args.threshold) for c in model.classes}
     report = predict_files(model, args.paths, top=args.top_k, window_seconds=args.window, hop_seconds=args.hop,
                            threshold=threshold, smooth=args.smooth, min_duration=args.min_duration,
-                           batch_size=args.batch_size, progress=not args.json)
+                           batch_size=args.batch_size, progress=not args.json, per_window=args.per_window)
     if args.plot is not None:
         from .display import plot_timeline, save_figure
 
@@ -205,6 +216,15 @@ def cmd_predict(args) -> int:
     lines += [f"bad: {b['path']}: {b['reason']}" for b in report["bad"]]
     _emit(args, report, "\n".join(lines))
     return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .export import export
+    from .model_file import load_model
+
+    out = export(load_model(args.model), args.out, args.format)
+    _emit(args, {"model": str(args.model), "format": args.format, "out": str(out)}, f"wrote {out}")
+    return EXIT_OK
 
 
 def cmd_demo(args) -> int:
@@ -334,7 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--window", type=float, default=None,
                          help="window length in seconds (default: the model's clip length)")
     predict.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
-    predict.add_argument("--threshold", type=float, default=0.5, help="smoothed score an event must reach")
+    predict.add_argument("--threshold", type=float, default=0.5,
+                         help="smoothed score an event must reach; for a multi-label model, also the score a "
+                              "file's label must reach")
+    predict.add_argument("--class-threshold", action="append", default=[], metavar="LABEL=VALUE",
+                         help="a threshold for one class, repeatable (the others keep --threshold)")
+    predict.add_argument("--per-window", action="store_true",
+                         help="with --json, also each window's scores for recordings longer than a window")
+    predict.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (CUDA when present)")
     predict.add_argument("--smooth", type=int, default=3, help="windows in the moving average of the scores")
     predict.add_argument("--min-duration", type=float, default=0.0, help="drop events shorter than this (s)")
     predict.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
@@ -345,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write rows file,start,end,label,score (events; a clip's best label)")
     _add_json(predict)
     predict.set_defaults(run=cmd_predict)
+
+    export = commands.add_parser(
+        "export", formatter_class=_Formatter, help="export a model to ONNX or TorchScript, front-end included",
+        description="Write the whole model as one graph: a mono waveform at the model's sample rate in, "
+                    "(batch, samples); class probabilities out. Batch and length are dynamic, except for "
+                    "networks that flatten, and cnn1d in ONNX. Recurrent networks (rnn, lstm, gru, crnn) "
+                    "export to TorchScript only. Class names, sample rate and clip length travel in the "
+                    "file's metadata. ONNX needs the onnx and onnxscript packages.")
+    export.add_argument("--model", required=True, help="the model file (.tympan)")
+    export.add_argument("--format", default="onnx", choices=["onnx", "torchscript"], help="what to write")
+    export.add_argument("--out", required=True, help="the file to write (.onnx, or .pt for TorchScript)")
+    _add_json(export)
+    export.set_defaults(run=cmd_export)
 
     summary = commands.add_parser(
         "summary", formatter_class=_Formatter, help="a network's layers: output shapes, weights, biases, MACs",

@@ -164,7 +164,7 @@ def plot_timeline(path, events, sr: int = 16000, n_mels: int = 64, max_columns: 
     top.imshow(S_db, origin="lower", aspect="auto", cmap="magma", extent=[0, duration, 0, n_mels])
     ticks = np.linspace(0, n_mels - 1, 5).astype(int)
     top.set_yticks(ticks + 0.5, [f"{f:.0f}" for f in mel_frequencies(n_mels, 0.0, sr / 2)[ticks]])
-    top.set(ylabel="Hz (mel scale)", title=title or str(path))
+    top.set(ylabel="Hz (mel scale)", title=title or Path(path).name)
     for lane, label in enumerate(labels):
         spans = [(e["start"], e["end"] - e["start"]) for e in events if e["label"] == label]
         bottom.broken_barh(spans, (lane + 0.1, 0.8), color=f"C{lane % 10}")

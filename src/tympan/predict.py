@@ -172,8 +172,19 @@ def top_k(scores: np.ndarray, classes, k: int) -> list[dict]:
     return [{"label": classes[i], "score": round(float(scores[i]), 4)} for i in order]
 
 
+def labels_of(model, scores: np.ndarray, k: int, threshold) -> list[dict]:
+    """A file's labels: the ``k`` best of a single-label model; every label at or above its threshold
+    (a number, or ``{class: threshold}``, 0.5 for those not named) for a multi-label model, best first."""
+    if not model.multi_label:
+        return top_k(scores, model.classes, k)
+    limits = np.array([threshold.get(c, 0.5) if isinstance(threshold, dict) else threshold for c in model.classes])
+    return [row for row in top_k(scores, model.classes, len(scores))
+            if scores[model.classes.index(row["label"])] >= limits[model.classes.index(row["label"])]]
+
+
 def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds=None, threshold=0.5,
-                  smooth: int = 3, min_duration: float = 0.0, batch_size: int = 64, progress: bool = False) -> dict:
+                  smooth: int = 3, min_duration: float = 0.0, batch_size: int = 64, progress: bool = False,
+                  per_window: bool = False) -> dict:
     """Predict on every file ``targets`` name; bad files are reported with their reasons, never fatal.
 
     Returns
@@ -181,7 +192,9 @@ def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds
     dict
         ``{"schema": "tympan.predict/1", "classes", "files": [{"file", "duration", "top": [{"label",
         "score"}], "windows", "notes", "events"}], "bad": [{"path", "reason"}]}``; ``events`` are the
-        timeline (``events``) of recordings longer than one window, and empty otherwise.
+        timeline (``events``) of recordings longer than one window, and empty otherwise. With
+        ``per_window``, a long recording's item also has ``"window_scores": [{"start", "end", "scores"}]``
+        (scores in ``classes`` order).
     """
     import sys
     from concurrent.futures import ThreadPoolExecutor
@@ -228,7 +241,7 @@ def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds
                     if len(y) < window * model.sr / 2 else []
                 notes += ["silent: every sample is zero"] if not np.any(y) else []
                 results[i] = {"file": str(files[i]), "duration": round(len(y) / model.sr, 3),
-                              "top": top_k(p, model.classes, top), "windows": 1, "notes": notes, "events": []}
+                              "top": labels_of(model, p, top, threshold), "windows": 1, "notes": notes, "events": []}
             bar.update(len(chunk))
     for i, path in enumerate(files):
         if results[i] is not None or i in failed:
@@ -241,10 +254,14 @@ def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds
             continue
         long = scored.duration > scored.window_seconds
         results[i] = {"file": str(path), "duration": round(scored.duration, 3),
-                      "top": top_k(scored.clip_scores(), model.classes, top), "windows": len(scored.starts),
-                      "notes": scored.notes,
+                      "top": labels_of(model, scored.clip_scores(), top, threshold),
+                      "windows": len(scored.starts), "notes": scored.notes,
                       "events": events(scored, model.classes, model.multi_label, threshold, smooth,
                                        min_duration) if long else []}
+        if per_window and long:
+            results[i]["window_scores"] = [
+                {"start": round(float(a), 3), "end": round(min(float(a) + scored.window_seconds, scored.duration), 3),
+                 "scores": [round(float(v), 4) for v in row]} for a, row in zip(scored.starts, scored.scores)]
         bar.update(1)
     bar.close()
     return {"schema": "tympan.predict/1", "classes": list(model.classes),
