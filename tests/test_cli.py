@@ -80,6 +80,15 @@ def test_show_activations_draws_every_function_and_its_derivative(tmp_path):
     assert image.shape[1] > 1000 and image[..., :3].std() > 0.1
 
 
+def test_show_augment_writes_each_augmentation_and_a_before_after_figure(example_files, tmp_path):
+    result = tympan("show", "augment", example_files[0], "--out", tmp_path / "aug", "--duration", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    written = {p.rsplit("/", 1)[-1] for p in json.loads(result.stdout)["out"]}
+    assert written == {"gain.wav", "noise.wav", "time_shift.wav", "time_stretch.wav", "pitch_shift.wav",
+                       "augmentations.png"}
+    assert matplotlib.image.imread(tmp_path / "aug" / "augmentations.png").shape[0] > 1000
+
+
 def test_demo_trains_on_the_demo_data_and_writes_model_and_report(tmp_path):
     out = tmp_path / "demo"
     result = tympan("demo", "--out", out, "--json", "--set", "train.epochs=2")

@@ -63,10 +63,10 @@ def clips(digits_csv, tmp_path_factory):
     return sets
 
 
-def _fit(clips, network=None, **train):
+def _fit(clips, network=None, augment=(), **train):
     config = Config(frontend=FRONTEND, network=network or {"kind": "cnn", "channels": [8, 16], "dropout": 0.0},
                     train=TrainConfig(**{"epochs": 6, "batch_size": 16, "learning_rate": 0.01, "early_stopping": 0,
-                                         "schedule": "constant", **train}))
+                                         "schedule": "constant", **train}), augment=list(augment))
     model = Classifier(FRONTEND, config.network, list(DIGITS), clip_seconds=1.0, seed=0)
     model.normalize.set_statistics(*normalisation_statistics(model, clips["train"]))
     return model, fit(model, clips["train"], clips["val"], config, progress=False)
@@ -169,6 +169,24 @@ def test_cross_validation_over_official_folds(digits_csv, tmp_path_factory):
     assert metrics["cross_validation"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert metrics["cross_validation"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
     assert all((out / "folds" / f"fold_{k}" / "model.tympan").is_file() for k in (1, 2, 3))
+
+
+def test_training_with_augmentation_and_mixup_learns_and_repeats_exactly(clips):
+    augment = [{"name": "noise", "p": 0.5, "snr_db": [10, 30]}, {"name": "time_shift", "p": 0.5},
+               {"name": "pitch_shift", "p": 0.3, "semitones": [-1, 1]}, {"name": "spec_augment", "p": 0.5}]
+    a, run_a = _fit(clips, augment=augment, mixup=0.2, epochs=5)
+    b, run_b = _fit(clips, augment=augment, mixup=0.2, epochs=5)
+    _decreases(run_a["history"])
+    assert [h["train_loss"] for h in run_a["history"]] == [h["train_loss"] for h in run_b["history"]]
+    plain, run_plain = _fit(clips, epochs=5)
+    assert run_plain["history"][-1]["train_loss"] != run_a["history"][-1]["train_loss"]  # it did something
+
+
+def test_an_augmentation_against_what_labels_depend_on_is_refused_by_train(digits_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("refused")
+    result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--set", "data.depends_on=[pitch]",
+                        "--set", "augment=[{name: pitch_shift, p: 0.5}]", env=_env(tmp_path_factory))
+    assert result.returncode == 2 and "pitch_shift changes the pitch" in result.stderr
 
 
 def test_configuration_errors_name_the_option():

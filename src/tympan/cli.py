@@ -46,6 +46,13 @@ def cmd_show(args) -> int:
         save_figure(plot_activations(), out)
         _emit(args, {"out": str(out)}, f"wrote {out}")
         return EXIT_OK
+    if args.file == "augment" and args.recording and not Path(args.file).exists():
+        from .display import plot_augmentations
+
+        y, sr = load(args.recording, sr=args.sr, offset=args.offset, duration=args.duration)
+        written = plot_augmentations(y, sr, Path(args.out or "augment"), seed=args.seed)
+        _emit(args, {"out": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
+        return EXIT_OK
     y, sr = load(args.file, sr=args.sr, offset=args.offset, duration=args.duration)
     out = Path(args.out) if args.out else Path(Path(args.file).stem + ".png")
     fig = plot_recording(y, sr, title=f"{Path(args.file).name}  ({sr} Hz, {len(y) / sr:.2f} s)",
@@ -328,8 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Draw waveform, spectrogram, log-mel and MFCC of one recording "
                                            "into a PNG, with time in seconds and frequency in Hz.\n\n"
                                            "`tympan show activations` draws every activation function and "
-                                           "its derivative instead (default --out activations.png).")
-    show.add_argument("file", help="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU), or the word activations")
+                                           "its derivative instead (default --out activations.png); "
+                                           "`tympan show augment FILE --out DIR` writes FILE through each "
+                                           "augmentation, as WAVs and a before/after log-mel figure.")
+    show.add_argument("file", help="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU), or the word activations, or "
+                                   "the word augment followed by a recording")
+    show.add_argument("recording", nargs="?", default=None,
+                      help="with `show augment`: the recording to augment; --out is then a folder (default "
+                           "augment/) for one WAV per augmentation and augmentations.png, before and after")
+    show.add_argument("--seed", type=int, default=0, help="with `show augment`: the augmentations' seed")
     show.add_argument("--out", help="PNG to write (default: FILE's name with .png, in the current folder)")
     show.add_argument("--sr", type=int, default=None, help="resample to this rate in Hz (default: the file's)")
     show.add_argument("--offset", type=float, default=0.0, help="start this many seconds into the file")

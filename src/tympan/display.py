@@ -171,3 +171,42 @@ def plot_timeline(path, events, sr: int = 16000, n_mels: int = 64, max_columns: 
     bottom.set_yticks(np.arange(len(labels)) + 0.5, labels)
     bottom.set(xlabel="time (s)", xlim=(0, duration), ylim=(0, max(1, len(labels))))
     return fig
+
+
+def plot_augmentations(y: np.ndarray, sr: int, out_dir, seed: int = 0) -> list[Path]:
+    """Write ``y`` through each augmentation: ``out_dir/<name>.wav`` and ``out_dir/augmentations.png`` with
+    the log-mel spectrogram of the original and of each result (SpecAugment shown on the log-mel itself).
+
+    Every augmentation runs with ``p=1`` and its default ranges; ``background`` needs recordings and is left
+    out. Files are written atomically.
+    """
+    import soundfile as sf
+
+    from .augment import AUGMENTATIONS, build
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x = torch.from_numpy(np.asarray(y, dtype=np.float32))[None]
+    logmel = LogMel(sr=sr, n_fft=1024 if sr > 16000 else 512, hop_length=max(1, sr // 100), n_mels=64)
+    panels, written = [("original", logmel(x)[0])], []
+    for name in [n for n in AUGMENTATIONS if n != "background"]:
+        (augmentation,) = build([{"name": name, "p": 1.0}], sr=sr)
+        g = torch.Generator().manual_seed(seed)
+        if augmentation.stage == "waveform":
+            z = augmentation(x, sr, g)
+            path = out_dir / f"{name}.wav"
+            tmp = out_dir / f".{name}.tmp-{os.getpid()}.wav"
+            sf.write(tmp, np.clip(z[0].numpy(), -1, 1), sr)
+            os.replace(tmp, path)
+            written.append(path)
+            panels.append((name, logmel(z)[0]))
+        else:
+            panels.append((name, augmentation(logmel(x), sr, g)[0]))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.9 * len(panels)), sharex=True, constrained_layout=True)
+    seconds = len(y) / sr
+    for ax, (name, S) in zip(axes, panels):
+        ax.imshow(S.numpy(), origin="lower", aspect="auto", cmap="magma", extent=[0, seconds, 0, S.shape[0]])
+        ax.set(title=name, ylabel="mel band")
+    axes[-1].set(xlabel="time (s)")
+    written.append(save_figure(fig, out_dir / "augmentations.png"))
+    return written

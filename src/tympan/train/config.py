@@ -29,7 +29,9 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 @dataclass
 class DataConfig:
-    """How recordings are read and split. ``clip_seconds: null`` adapts to the durations of the data."""
+    """How recordings are read and split. ``clip_seconds: null`` adapts to the durations of the data.
+    ``depends_on`` names what the labels depend on (``key``, ``pitch``, ``tempo``...), so augmentations that
+    change it are refused."""
 
     layout: str = "auto"
     options: dict = field(default_factory=dict)
@@ -38,6 +40,7 @@ class DataConfig:
     test_fraction: float = 0.2
     test_fold: int | None = None
     multi_label: bool | None = None
+    depends_on: list = field(default_factory=list)
     workers: int | None = None
     strict: bool = False
 
@@ -78,6 +81,7 @@ class TrainConfig:
     amp: bool = True
     cpu_bf16: bool = False
     tensorboard: bool = False
+    mixup: float = 0.0
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Config:
                                                     "hop_length": None, "n_mels": None})
     network: dict = field(default_factory=lambda: {"kind": "cnn"})
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -98,12 +103,18 @@ SECTIONS = {"data": DataConfig, "train": TrainConfig}
 
 
 def _merge(config: Config, overrides: dict, where: str) -> Config:
-    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train"})
+    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train", "augment"})
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; sections are data, frontend, "
-                          "network, train")
+                          "network, train, augment")
     values = config.to_dict()
     for section, settings in overrides.items():
+        if section == "augment":  # a list of augmentation specs (tympan.augment), replaced as a whole
+            if not isinstance(settings, list) or not all(isinstance(a, dict) for a in settings):
+                raise ConfigError(f"{where}: augment must be a list of augmentations, e.g. "
+                                  "[{name: noise, p: 0.5, snr_db: [10, 30]}]")
+            values["augment"] = settings
+            continue
         if not isinstance(settings, dict):
             raise ConfigError(f"{where}: section {section} must be a mapping of keys to values")
         if section in SECTIONS:
@@ -119,7 +130,8 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
             values["network"] = dict(settings)  # another kind: the old kind's fields do not apply
         else:
             values[section].update(settings)
-    return Config(DataConfig(**values["data"]), values["frontend"], values["network"], TrainConfig(**values["train"]))
+    return Config(DataConfig(**values["data"]), values["frontend"], values["network"], TrainConfig(**values["train"]),
+                  values["augment"])
 
 
 def parse_set(pairs: list[str]) -> dict:
@@ -139,6 +151,9 @@ def parse_set(pairs: list[str]) -> dict:
             raise ConfigError(f"--set {pair!r}: cannot read the value ({error})") from None
         if sep and not dot and section in ("frontend", "network") and isinstance(value, dict):
             overrides[section] = {**value, "__replace__": True}
+            continue
+        if sep and not dot and section == "augment":
+            overrides["augment"] = value if value is not None else []
             continue
         if not sep or not dot or not name:
             raise ConfigError(f"--set {pair!r}: expected SECTION.KEY=VALUE (e.g. --set train.epochs=20), or "

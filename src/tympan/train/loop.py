@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..augment import build as build_augmentations
+from ..augment import mixup
 from ..errors import ConfigError
 from . import losses
 from .metrics import classification_metrics
@@ -50,7 +52,7 @@ def evaluate_clips(model, clips, classes, multi_label: bool, loss_name: str = "c
     logits = torch.log(scores / (1 - scores)) if multi_label else torch.log(scores)
     targets = torch.from_numpy(clips.targets)
     result = classification_metrics(clips.targets, scores.numpy(), classes, multi_label=multi_label)
-    result["loss"] = float(losses.get(loss_name)(logits.float(), targets, label_smoothing).mean())
+    result["loss"] = float(losses.get(loss_name)(logits.float(), targets, label_smoothing, multi_label).mean())
     return result
 
 
@@ -143,6 +145,9 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
         _trim_log(out / "log.jsonl", state["epoch"])
     writer = _tensorboard(out) if t.tensorboard and writes else None
     per_batch = t.batch_size or len(train)
+    augmentations = build_augmentations(config.augment, config.data.depends_on, sr=model.sr)
+    on_waves = [a for a in augmentations if a.stage == "waveform"]
+    on_features = [a for a in augmentations if a.stage == "spectrogram"]
 
     for epoch in range(state["epoch"] + 1, t.epochs + 1):
         if state["stopped_early"]:
@@ -154,12 +159,20 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
         batches = train.batches(epoch, t.batch_size, model.clip_samples, t.seed, rank, world)
         bar = tqdm(batches, total=math.ceil(len(train) / per_batch), desc=f"epoch {epoch}/{t.epochs}",
                    unit="batch", leave=False, disable=not (progress and rank == 0 and sys.stderr.isatty()))
-        for waves, targets, global_size in bar:
+        for number, (waves, targets, global_size) in enumerate(bar):
+            # augmentation, training batches only, seeded by (seed, epoch, batch, process)
+            g = torch.Generator().manual_seed((t.seed * 1_000_003 + epoch) * 100_003 + number * 101 + rank)
+            for augmentation in on_waves:
+                waves = augmentation(waves, model.sr, g)
             waves, targets = waves.to(device), targets.to(device)
             features = model.features(waves)  # the front-end stays in float32, also under mixed precision
+            for augmentation in on_features:
+                features = augmentation(features, model.sr, g)
+            if t.mixup > 0:
+                features, targets = mixup(features, targets, len(classes), t.mixup, g)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = network(features)                                    # forward
-            per_example = loss_fn(logits.float(), targets, t.label_smoothing)  # loss
+            per_example = loss_fn(logits.float(), targets, t.label_smoothing, multi_label)  # loss
             # a mean over the global batch (a sum for SSE); DDP then averages over processes
             loss = per_example.sum() * (world if summed else world / global_size)
             optimizer.zero_grad(set_to_none=True)
@@ -254,7 +267,8 @@ def _correct(logits, targets, multi_label: bool) -> int:
     with torch.no_grad():
         if multi_label:
             return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
-        return int((logits.argmax(dim=1) == targets).sum())
+        truth = targets.argmax(dim=1) if targets.ndim == 2 else targets  # mixup's rows: the larger share
+        return int((logits.argmax(dim=1) == truth).sum())
 
 
 def _trim_log(path: Path, last_epoch: int) -> None:

@@ -3,7 +3,8 @@ the training loop reduces them (a mean over the batch, or a sum for ``sse``), wh
 runs equal to single-process ones.
 
 Targets are class indices ``(batch,)`` for single-label models and 0/1 rows ``(batch, classes)`` for
-multi-label ones; losses that need one-hot rows make them.
+multi-label ones; losses that need one-hot rows make them. A single-label model trained with mixup gets
+probability rows instead: ``multi_label=False`` says so (``None`` takes rows to mean multi-label).
 """
 
 from __future__ import annotations
@@ -28,20 +29,24 @@ def _rows(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
     return targets.float() if targets.ndim == 2 else F.one_hot(targets, n_classes).float()
 
 
-def _probabilities(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(logits) if targets.ndim == 2 else torch.softmax(logits, dim=-1)
+def _multi(targets: torch.Tensor, multi_label: bool | None) -> bool:
+    return targets.ndim == 2 if multi_label is None else multi_label
+
+
+def _probabilities(logits: torch.Tensor, multi: bool) -> torch.Tensor:
+    return torch.sigmoid(logits) if multi else torch.softmax(logits, dim=-1)
 
 
 @register("cross_entropy")
-def cross_entropy(logits, targets, label_smoothing: float = 0.0):
+def cross_entropy(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
     """-log of the softmax probability of the true class (of the smoothed target distribution)."""
-    if targets.ndim == 2:
+    if _multi(targets, multi_label):
         raise ConfigError("loss cross_entropy is for single-label data; use binary_cross_entropy for multi-label")
     return F.cross_entropy(logits, targets, reduction="none", label_smoothing=label_smoothing)
 
 
 @register("binary_cross_entropy")
-def binary_cross_entropy(logits, targets, label_smoothing: float = 0.0):
+def binary_cross_entropy(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
     """A sigmoid per class and its cross-entropy, summed over classes: multi-label tagging, binary tasks."""
     rows = _rows(targets, logits.shape[-1])
     rows = rows * (1 - label_smoothing) + label_smoothing / 2
@@ -49,17 +54,17 @@ def binary_cross_entropy(logits, targets, label_smoothing: float = 0.0):
 
 
 @register("sse")
-def sum_of_squared_errors(logits, targets, label_smoothing: float = 0.0):
+def sum_of_squared_errors(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
     """Sum over classes (and, in the loop, over examples) of (output probability - target)^2, as the
     lecture defines it; its gradient grows with the batch, so the learning rate must shrink with it."""
     rows = _rows(targets, logits.shape[-1]) * (1 - label_smoothing) + label_smoothing / logits.shape[-1]
-    return (_probabilities(logits, targets) - rows).square().sum(-1)
+    return (_probabilities(logits, _multi(targets, multi_label)) - rows).square().sum(-1)
 
 
 @register("mse")
-def mean_squared_error(logits, targets, label_smoothing: float = 0.0):
+def mean_squared_error(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
     """Mean over classes of (output probability - target)^2 (and a mean over examples in the loop)."""
-    return sum_of_squared_errors(logits, targets, label_smoothing) / logits.shape[-1]
+    return sum_of_squared_errors(logits, targets, label_smoothing, multi_label) / logits.shape[-1]
 
 
 def get(name: str):
