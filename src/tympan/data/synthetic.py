@@ -252,7 +252,13 @@ def _write_clip(root, params, class_index, clip_index):
 
 
 def _write_clips(root, params, progress):
-    """Write every clip; in parallel on Linux, where forking a worker is cheap. Each has its own seed."""
+    """Write every clip; in parallel on Linux. Each clip has its own seed.
+
+    Workers come from a fork server, not from forking the caller: a process that already runs threads
+    (torch's, onnxruntime's, a thread pool's) can fork a child while one of them holds a lock, and the child
+    then waits on it for ever (it happened in the test suite). The server is a fresh single-threaded
+    process that has imported this module once; forking it is cheap and safe.
+    """
     jobs = [(c, i) for c in range(len(CLASSES)) for i in range(params["n_per_class"])]
     write = partial(_write_clip, root, params)
     workers = min(len(os.sched_getaffinity(0)), 8, len(jobs) // 50) if sys.platform == "linux" else 1
@@ -263,7 +269,9 @@ def _write_clips(root, params, progress):
                 write(*job)
                 bar.update()
             return
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        context = get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             for _ in pool.map(write, *zip(*jobs), chunksize=10):
                 bar.update()
 
