@@ -178,6 +178,7 @@ def cmd_predict(args) -> int:
     import csv
     import io
 
+    from .files import write_text
     from .model_file import load_model
     from .predict import predict_files, rows
 
@@ -209,10 +210,7 @@ def cmd_predict(args) -> int:
         writer = csv.DictWriter(text, fieldnames=["file", "start", "end", "label", "score"])
         writer.writeheader()
         writer.writerows(rows(report))
-        out = Path(args.csv)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        tmp.write_text(text.getvalue(), encoding="utf-8")
-        os.replace(tmp, out)
+        write_text(args.csv, text.getvalue())
     lines = []
     for item in report["files"]:
         best = ", ".join(f"{t['label']} {t['score']:.3f}" for t in item["top"])

@@ -5,7 +5,6 @@ Everything is computed with Tympan's own front-end layers, so the picture shows 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -15,21 +14,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from .files import atomic_path  # noqa: E402
 from .frontend import MFCC, LogMel, MelSpectrogram, Spectrogram, mel_frequencies, power_to_db  # noqa: E402
 
 
 def save_figure(fig, out) -> Path:
     """Save a figure atomically (temporary file, then rename) and close it."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return out
+    return Path(out)
 
 
 def plot_recording(y: np.ndarray, sr: int, title: str = "", n_fft: int = 2048, hop_length: int = 512,
@@ -195,9 +191,8 @@ def plot_augmentations(y: np.ndarray, sr: int, out_dir, seed: int = 0) -> list[P
         if augmentation.stage == "waveform":
             z = augmentation(x, sr, g)
             path = out_dir / f"{name}.wav"
-            tmp = out_dir / f".{name}.tmp-{os.getpid()}.wav"
-            sf.write(tmp, np.clip(z[0].numpy(), -1, 1), sr)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                sf.write(tmp, np.clip(z[0].numpy(), -1, 1), sr)
             written.append(path)
             panels.append((name, logmel(z)[0]))
         else:

@@ -14,7 +14,6 @@ the class names, sample rate and clip length are written into the ONNX file's me
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
+from .files import atomic_path
 
 FORMATS = ("onnx", "torchscript")
 
@@ -65,15 +65,13 @@ def export(model, out, format: str = "onnx") -> Path:
         raise ConfigError(f"a {kind} network cannot be exported to ONNX: torch's ONNX exporter cannot lower "
                           "its recurrent layers; export it with --format torchscript")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
     wrapper = Probabilities(model).eval()
     example = torch.zeros(2, model.clip_samples)
     described = {"classes": list(model.classes), "sr": model.sr, "clip_seconds": model.clip_seconds,
                  "multi_label": model.multi_label, "input": "waveform (batch, samples), mono, at sr",
                  "output": "probabilities (batch, classes)"}
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         if format == "onnx":
             _onnx(wrapper, example, tmp, described, fixed=_fixed_length(model))
         else:
@@ -81,10 +79,6 @@ def export(model, out, format: str = "onnx") -> Path:
                 warnings.simplefilter("ignore")  # torch.jit is deprecated upstream, yet what LibTorch loads
                 traced = torch.jit.trace(wrapper, example)
                 torch.jit.save(traced, str(tmp), _extra_files={"tympan.json": json.dumps(described)})
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.data").unlink(missing_ok=True)
     return out
 
 

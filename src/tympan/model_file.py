@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from .errors import ConfigError, ModelFileError, TympanError
+from .files import atomic_path
 
 FORMAT, VERSION = "tympan.model", 1
 SUFFIX = ".tympan"
@@ -71,17 +72,11 @@ def save_model(model, path, provenance: dict | None = None) -> Path:
     except TypeError as error:
         raise ConfigError(f"provenance must be JSON-able: {error}") from None
     document["digest"] = _digest(document, tensors)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        # written by us rather than safetensors.save_file, which makes files private (0600) whatever the umask
-        with open(tmp, "wb") as f:
-            f.write(save(tensors, metadata={"tympan": json.dumps(document)}))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # written by us rather than safetensors.save_file, which makes files private (0600) whatever the umask
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(save(tensors, metadata={"tympan": json.dumps(document)}))
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

@@ -8,12 +8,12 @@ artist); its ``start``/``end`` select a segment of the file in seconds.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..files import write_text
 
 SPLITS = ("train", "val", "test")
 
@@ -146,10 +146,7 @@ class Manifest:
 
     def save(self, path) -> None:
         """Write the manifest as JSON, atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        os.replace(tmp, path)
+        write_text(path, json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def load(cls, path) -> Manifest:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from ..augment import build as build_augmentations
 from ..augment import mixup
 from ..errors import ConfigError
+from ..files import atomic_path, write_text
 from . import losses
 from .metrics import classification_metrics
 from .optim import make_optimizer, make_schedule
@@ -65,15 +66,6 @@ def _monitored(metrics: dict | None, monitor: str) -> float | None:
         raise ConfigError(f"train.monitor={monitor!r}: choose one of loss, "
                           f"{', '.join(k for k, v in metrics.items() if isinstance(v, float))}")
     return metrics[monitor]
-
-
-def _save_atomically(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)  # an interruption leaves the previous checkpoint whole
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _cpu_state(module) -> dict:
@@ -208,11 +200,12 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
         state["history"].append(line)
         state["epoch"] = epoch
         if writes:
-            _save_atomically({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
-                              "schedule": schedule.state_dict(), "config": config_json,
-                              "history": json.dumps(state["history"]),
-                              **{k: state[k] for k in ("epoch", "best_epoch", "best_score", "waiting",
-                                                        "stopped_early", "best_state")}}, checkpoint_path)
+            with atomic_path(checkpoint_path) as tmp:  # an interruption leaves the previous checkpoint whole
+                torch.save({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
+                            "schedule": schedule.state_dict(), "config": config_json,
+                            "history": json.dumps(state["history"]),
+                            **{k: state[k] for k in ("epoch", "best_epoch", "best_score", "waiting",
+                                                      "stopped_early", "best_state")}}, tmp)
             with open(out / "log.jsonl", "a", encoding="utf-8") as log:
                 log.write(json.dumps(line) + "\n")
             if writer is not None:
@@ -278,9 +271,7 @@ def _trim_log(path: Path, last_epoch: int) -> None:
         return
     lines = [line for line in path.read_text(encoding="utf-8").splitlines()
              if line.strip() and json.loads(line)["epoch"] <= last_epoch]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, "".join(line + "\n" for line in lines))
 
 
 def _tensorboard(out: Path):

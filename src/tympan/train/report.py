@@ -10,26 +10,15 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..display import plt, save_figure  # display sets the file-only Agg back-end first
+from ..files import write_text
 from .metrics import summarize_folds
 
 MAX_CLASSES_WITH_COUNTS = 30  # beyond this the numbers in the cells overlap and only the colours read
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write atomically: a temporary file beside ``path``, then a rename."""
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _plain(value):
@@ -220,7 +209,7 @@ def write_report(out_dir, result: dict) -> dict[str, Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"metrics": _write_text(out_dir / "metrics.json", json.dumps(result, indent=2, default=_plain))}
+    paths = {"metrics": write_text(out_dir / "metrics.json", json.dumps(result, indent=2, default=_plain))}
     images = {}
     if result.get("history"):
         paths["curves"] = save_figure(plot_curves(result["history"], result.get("best_epoch")),
@@ -235,5 +224,5 @@ def write_report(out_dir, result: dict) -> dict[str, Path]:
                                          out_dir / "confusion.png")
         images[f"{split} confusion (rows: true class, normalised)"] = paths["confusion"]
     inlined = {name: base64.b64encode(path.read_bytes()).decode("ascii") for name, path in images.items()}
-    paths["report"] = _write_text(out_dir / "report.html", _html(result, inlined))
+    paths["report"] = write_text(out_dir / "report.html", _html(result, inlined))
     return paths

@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 
 from ..data.cache import AudioCache
-from ..data.layouts import build
+from ..data.layouts import build, detect
 from ..data.splits import assign_splits
 from ..errors import ConfigError, DatasetError
+from ..files import atomic_path
 from ..model_file import save_model
 from ..nn.classifier import Classifier
 from .config import Config, adapt_to_data, load_config
@@ -41,11 +42,11 @@ def _distributed() -> tuple[int, int]:
 def prepare(data, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
             options: dict | None = None):
     """The dataset's manifest (with splits) and the resolved configuration, before any audio is decoded."""
-    config = load_config(layout if layout != "auto" else "auto", config_file, model, sets)
-    layout = layout if layout != "auto" else config.data.layout
+    if config_file is None and layout == "auto":  # the recipe of the layout found in the data
+        layout = detect(data)
+    config = load_config(layout, config_file, model, sets)
+    layout = config.data.layout if layout == "auto" else layout
     manifest = build(data, layout=layout, **{**config.data.options, **(options or {})})
-    if config_file is None and layout == "auto":  # the recipe of the layout that was found
-        config = load_config(manifest.layout, None, model, sets)
     return manifest, config
 
 
@@ -87,9 +88,8 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
         result["folds"] = per_fold
         result["cross_validation"] = summarize_folds([f["test"] for f in per_fold])
         if rank == 0:
-            tmp = out / f".model.tympan.tmp-{os.getpid()}"
-            shutil.copyfile(out / "folds" / f"fold_{fold_ids[-1]}" / "model.tympan", tmp)
-            os.replace(tmp, out / "model.tympan")
+            with atomic_path(out / "model.tympan") as tmp:
+                shutil.copyfile(out / "folds" / f"fold_{fold_ids[-1]}" / "model.tympan", tmp)
             write_report(out / "report", result)
         return result
     return _train_split(manifest, config, out, rank, world, resume, progress, data=data)
