@@ -103,27 +103,52 @@ class TimeShift(Augmentation):
         return out
 
 
-def _phase_vocoder(y: torch.Tensor, rate: float, n_fft: int = 1024) -> torch.Tensor:
-    """Time-stretch one waveform by ``rate`` (>1 faster, shorter) keeping its pitch, as
-    ``librosa.effects.time_stretch``: STFT, phases advanced by each bin's measured frequency, inverse STFT."""
+def phase_vocoder(y: torch.Tensor, rates, n_fft: int = 1024) -> list[torch.Tensor]:
+    """Time-stretch each waveform of a batch ``(batch, samples)`` by its own rate (>1 faster, shorter),
+    keeping its pitch, as ``librosa.effects.time_stretch``: STFT, magnitudes interpolated between frames,
+    phases advanced by each bin's measured frequency, inverse STFT. Returns one waveform per row, of
+    ``round(samples / rate)`` samples.
+
+    The phase of output frame ``k`` is the first frame's plus the sum of the measured advances before
+    ``k``; an advance depends on the input frames only, so the sum is a cumulative sum and the whole batch
+    is a few tensor operations instead of a loop over frames and examples.
+    """
+    y = torch.as_tensor(y)
+    rates = torch.as_tensor(rates, dtype=torch.float64).reshape(-1)
     hop = n_fft // 4
     window = torch.hann_window(n_fft, dtype=y.dtype)
-    D = torch.stft(y, n_fft, hop, window=window, return_complex=True)
-    steps = torch.arange(0, D.shape[1], rate, dtype=torch.float64)
+    D = torch.stft(y, n_fft, hop, window=window, return_complex=True)  # (batch, bins, frames)
+    batch, bins, frames = D.shape
+    counts = torch.ceil(frames / rates).long()  # len(arange(0, frames, rate))
+    steps = torch.arange(int(counts.max()), dtype=torch.float64)[None] * rates[:, None]  # (batch, steps)
+    valid = steps < frames
     D = torch.nn.functional.pad(D, (0, 2))
-    expected = torch.linspace(0, math.pi * hop, D.shape[0], dtype=torch.float64)
-    phase = torch.angle(D[:, 0]).double()
-    frames = []
-    for t in steps:
-        left, frac = int(t), float(t - int(t))
-        magnitude = (1 - frac) * D[:, left].abs() + frac * D[:, left + 1].abs()
-        frames.append(torch.polar(magnitude.double(), phase))
-        delta = torch.angle(D[:, left + 1]).double() - torch.angle(D[:, left]).double() - expected
-        delta = delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
-        phase = phase + expected + delta
-    stretched = torch.stack(frames, dim=1).to(D.dtype)
-    length = int(round(len(y) / rate))
-    return torch.istft(stretched, n_fft, hop, window=window, length=length)
+    left = steps.floor().long().clamp(max=frames - 1)
+    frac = (steps - left).to(torch.float64)[:, None]
+    index = left[:, None].expand(batch, bins, -1)
+    magnitude, angle = D.abs().double(), torch.angle(D).double()
+    this_angle, next_angle = angle.gather(2, index), angle.gather(2, index + 1)
+    mag = (1 - frac) * magnitude.gather(2, index) + frac * magnitude.gather(2, index + 1)
+    expected = torch.linspace(0, math.pi * hop, bins, dtype=torch.float64)[None, :, None]
+    delta = next_angle - this_angle - expected
+    advance = expected + delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
+    phase = angle[:, :, :1] + torch.cumsum(advance, dim=2) - advance  # sum of the advances before each step
+    stretched = torch.polar(mag * valid[:, None], phase).to(D.dtype)
+    # the inverse STFT by hand (istft's overlap-add), because each row has its own number of frames and
+    # so its own window envelope to divide by: torch.istft would count the padding frames in every row's
+    frames_time = torch.fft.irfft(stretched, n=n_fft, dim=1) * window[None, :, None]
+    size = (1, (stretched.shape[2] - 1) * hop + n_fft)
+    added = torch.nn.functional.fold(frames_time, size, (1, n_fft), stride=(1, hop)).reshape(batch, -1)
+    squares = (window.square()[None, :, None] * valid[:, None].to(window.dtype)).expand(batch, -1, -1)
+    envelope = torch.nn.functional.fold(squares, size, (1, n_fft), stride=(1, hop)).reshape(batch, -1)
+    out = (added / torch.where(envelope > 1e-11, envelope, torch.ones_like(envelope)))[:, n_fft // 2:]
+    lengths = torch.round(y.shape[-1] / rates).long()
+    return [_fit(out[i], int(n)) for i, n in enumerate(lengths)]
+
+
+def _phase_vocoder(y: torch.Tensor, rate: float, n_fft: int = 1024) -> torch.Tensor:
+    """One waveform time-stretched by ``rate`` (``phase_vocoder`` on a batch of one)."""
+    return phase_vocoder(y[None], [rate], n_fft)[0]
 
 
 def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
@@ -145,8 +170,10 @@ class TimeStretch(Augmentation):
     def __call__(self, y, sr, g):
         rates = torch.exp(_uniform(g, math.log(self.rate[0]), math.log(self.rate[1]), len(y)))
         out = y.clone()
-        for i in torch.nonzero(self.chosen(g, len(y))).flatten().tolist():
-            out[i] = _fit(_phase_vocoder(y[i], float(rates[i])), y.shape[1])
+        chosen = torch.nonzero(self.chosen(g, len(y))).flatten()
+        if len(chosen):
+            for i, stretched in zip(chosen.tolist(), phase_vocoder(y[chosen], rates[chosen])):
+                out[i] = _fit(stretched, y.shape[1])
         return out
 
 
@@ -164,20 +191,26 @@ class PitchShift(Augmentation):
     def __call__(self, y, sr, g):
         steps = _uniform(g, *self.semitones, len(y))
         out = y.clone()
-        for i in torch.nonzero(self.chosen(g, len(y))).flatten().tolist():
-            out[i] = pitch_shift(y[i], float(steps[i]))
+        chosen = torch.nonzero(self.chosen(g, len(y))).flatten()
+        if len(chosen):
+            out[chosen] = pitch_shift(y[chosen], steps[chosen])
         return out
 
 
-def pitch_shift(y: torch.Tensor, semitones: float) -> torch.Tensor:
-    """One waveform ``semitones`` higher (negative: lower), the same length."""
+def pitch_shift(y: torch.Tensor, semitones) -> torch.Tensor:
+    """Waveforms ``semitones`` higher (negative: lower), the same length: one ``(samples,)`` and a number,
+    or a batch ``(batch, samples)`` and a number per row."""
     import soxr
 
-    factor = 2 ** (semitones / 12)
-    stretched = _phase_vocoder(y, 1 / factor)  # longer by the factor, same pitch
+    single = y.ndim == 1
+    batch = y[None] if single else y
+    factors = 2 ** (torch.as_tensor(semitones, dtype=torch.float64).reshape(-1) / 12)
+    stretched = phase_vocoder(batch, 1 / factors)  # longer by each factor, same pitch
     # played back faster by the factor: every frequency times the factor, the length back to the original
-    resampled = soxr.resample(stretched.numpy().astype(np.float64), factor, 1.0, quality="HQ")
-    return _fit(torch.from_numpy(resampled).to(y.dtype), len(y))
+    shifted = torch.stack([
+        _fit(torch.from_numpy(soxr.resample(s.numpy().astype(np.float64), float(f), 1.0, quality="HQ")),
+             batch.shape[1]) for s, f in zip(stretched, factors)]).to(y.dtype)
+    return shifted[0] if single else shifted
 
 
 @register("background")

@@ -142,7 +142,12 @@ def _run_summary(result: dict, out: Path) -> str:
     if cv and "accuracy" in cv:
         lines.append(f"cross-validation over {len(result['folds'])} folds: accuracy "
                      f"{cv['accuracy']['mean']:.4f} +- {cv['accuracy']['std']:.4f}")
-    lines.append(f"{result['epochs']} epochs (best {result['best_epoch']}) in {result['train_seconds']:.1f} s")
+    head = result.get("head")
+    if head:
+        lines.append(f"{head['classifier']} head (C={head['C']:g}) on {head['examples']} embeddings of "
+                     f"{head['embedding_size']} values, fitted in {result['train_seconds']:.1f} s")
+    else:
+        lines.append(f"{result['epochs']} epochs (best {result['best_epoch']}) in {result['train_seconds']:.1f} s")
     if result["bad_files"]:
         lines.append(f"{len(result['bad_files'])} bad file(s) skipped, listed in the report:")
         lines += [f"  {b['path']}: {b['reason']}" for b in result["bad_files"][:10]]
@@ -153,13 +158,47 @@ def _run_summary(result: dict, out: Path) -> str:
 def cmd_train(args) -> int:
     from .train.run import train
 
-    sets = [*args.set, *([f"train.device={args.device}"] if args.device else [])]
+    sets = [*args.set, *([f"train.device={args.device}"] if args.device else []),
+            *([f"transfer.init_from={json.dumps(args.init_from)}"] if args.init_from else []),
+            *([f"transfer.freeze={args.freeze}"] if args.freeze else []),
+            *([f"transfer.head={args.head}"] if args.head else [])]
     result = train(args.data, args.out, layout=args.layout, config_file=args.config, model=args.model,
                    sets=sets, options=_parse_options(args.option), resume=args.resume, folds=args.folds,
                    progress=not args.json)
     if int(os.environ.get("RANK", "0")) == 0:
         _emit(args, result, _run_summary(result, Path(args.out)))
     return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
+
+
+def cmd_baseline(args) -> int:
+    from .baseline import baseline
+
+    result = baseline(args.data, args.out, layout=args.layout, classifier=args.classifier, config_file=args.config,
+                      sets=args.set, options=_parse_options(args.option), n_mfcc=args.n_mfcc, progress=not args.json)
+    b = result["baseline"]
+    chosen = ", ".join(f"{k.rpartition('__')[2]}={v}" for k, v in b["chosen"].items())
+    text = _run_summary(result, Path(args.out)).replace(
+        "0 epochs (best 0)", f"{b['classifier']} on {b['n_features']} MFCC statistics ({chosen})")
+    _emit(args, result, "\n".join(line for line in text.splitlines() if not line.startswith("model:")))
+    return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from .compare import FRACTIONS, compare, table
+
+    approaches = [a for part in args.recipes for a in part.split(",") if a.strip()]
+    fractions = None
+    if args.learning_curve is not None:
+        try:
+            fractions = [float(f) for f in args.learning_curve.split(",")] if args.learning_curve else FRACTIONS
+        except ValueError:
+            raise ConfigError(f"--learning-curve {args.learning_curve!r}: expected fractions such as "
+                              "0.1,0.25,0.5,1") from None
+    result = compare(args.data, args.out, approaches, layout=args.layout, options=_parse_options(args.option),
+                     sets=args.set, fractions=fractions, progress=not args.json)
+    files = "".join(f"\n{name}: {path}" for name, path in result["files"].items())
+    _emit(args, result, table(result) + files)
+    return EXIT_BAD_INPUTS if result["failed"] else EXIT_OK
 
 
 def cmd_evaluate(args) -> int:
@@ -221,6 +260,23 @@ def cmd_predict(args) -> int:
     lines += [f"bad: {b['path']}: {b['reason']}" for b in report["bad"]]
     _emit(args, report, "\n".join(lines))
     return EXIT_BAD_INPUTS if report["bad"] else EXIT_OK
+
+
+def cmd_embed(args) -> int:
+    from .model_file import load_model
+    from .train.loop import pick_device
+    from .transfer import embed_files, write_embeddings
+
+    model = load_model(args.model, device=pick_device(args.device))
+    matrix, files, bad = embed_files(model, args.paths, window_seconds=args.window, hop_seconds=args.hop,
+                                     batch_size=args.batch_size, progress=not args.json)
+    written = write_embeddings(args.out, matrix, files) if files else []
+    report = {"schema": "tympan.embed/1", "model": str(args.model), "embedding_size": int(matrix.shape[1]),
+              "files": files, "written": [str(p) for p in written], "bad": bad}
+    lines = [f"{len(files)} file(s) -> {matrix.shape[1]} values each: {', '.join(map(str, written)) or 'nothing written'}"]
+    lines += [f"bad: {b['path']}: {b['reason']}" for b in bad]
+    _emit(args, report, "\n".join(lines))
+    return EXIT_BAD_INPUTS if bad else EXIT_OK
 
 
 def cmd_export(args) -> int:
@@ -310,11 +366,64 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None,
                        help="cpu, cuda, cuda:N or auto (CUDA when present); the same as --set train.device=... "
                             "(default: the configuration's, auto)")
+    train.add_argument("--init-from", default=None, metavar="MODEL|random:SPEC",
+                       help="transfer learning: start from a model file trained on another task (its front-end "
+                            "and network; a new output layer for these classes), or from an untrained network, "
+                            "random:KIND or random:{kind: cnn, ...}, as a fixed feature extractor "
+                            "(default: none, train from scratch)")
+    train.add_argument("--freeze", default=None, choices=["backbone", "none"],
+                       help="with --init-from: train the output layer only (backbone) or everything (none) "
+                            "(default: none for a model file, backbone for random:)")
+    train.add_argument("--head", default=None, choices=["network", "logistic", "svm"],
+                       help="with --init-from: train the output layer by gradient descent (network), or fit "
+                            "logistic regression or a linear SVM on the frozen embeddings, stored as the output "
+                            "layer (default: network)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     train.add_argument("--folds", action="store_true",
                        help="cross-validate: each official fold as test in turn; mean and std in the report")
     _add_json(train)
     train.set_defaults(run=cmd_train)
+
+    base = commands.add_parser(
+        "baseline", formatter_class=_Formatter, help="the conventional baseline: MFCC statistics + SVM, RF or k-NN",
+        description="MFCCs with deltas and delta-deltas, summarised by mean and standard deviation over time, "
+                    "into a scikit-learn classifier whose hyper-parameters are chosen by a small cross-validated "
+                    "grid on the training split only (grouped by speaker or source when the dataset has groups). "
+                    "Same splits (the dataset's recipe), metrics and report as `tympan train`: OUT/report/.")
+    base.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
+    base.add_argument("--out", required=True, help="folder for the report")
+    _add_layout(base, LAYOUTS)
+    base.add_argument("--classifier", default="svm", choices=["svm", "rf", "knn"],
+                      help="RBF support vector machine, random forest, or k nearest neighbours")
+    base.add_argument("--n-mfcc", type=int, default=20, help="MFCCs per frame (the features are 6 times as many)")
+    base.add_argument("--config", default=None, help="a configuration file instead of the recipe (its data "
+                                                     "section and the front-end's sr, n_fft, hop_length, n_mels)")
+    base.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override one setting, repeatable: e.g. --set data.test_fraction=0.3")
+    _add_json(base)
+    base.set_defaults(run=cmd_baseline)
+
+    comp = commands.add_parser(
+        "compare", formatter_class=_Formatter, help="several approaches on the same split: one table and chart",
+        description="Split the dataset once (OUT/split.csv) and run each approach on it: the conventional "
+                    "baseline, the dataset's recipe, or any configuration file (with augmentation, fine-tuning "
+                    "from another model, random-weights features...). Prints test accuracy, macro-F1, "
+                    "validation accuracy and training seconds; writes OUT/compare.json and OUT/compare.png. "
+                    "With --learning-curve, the same at fractions of the training data, and "
+                    "OUT/learning_curve.png. A failing approach is reported and the others run (exit code 1).")
+    comp.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
+    comp.add_argument("--out", required=True, help="folder for the runs, the table and the charts")
+    comp.add_argument("--recipes", required=True, action="append", metavar="A,B,...",
+                      help="approaches, comma-separated (repeatable): baseline, baseline:rf, baseline:knn, auto "
+                           "(the dataset's recipe), a recipe name, or a configuration file; LABEL=SPEC names one")
+    _add_layout(comp, LAYOUTS)
+    comp.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override a setting in every approach, repeatable: e.g. --set train.epochs=10")
+    comp.add_argument("--learning-curve", nargs="?", const="", default=None, metavar="FRACTIONS",
+                      help="also train on these shares of the training data (default when given without a "
+                           "value: 0.1,0.25,0.5,1); validation and test stay whole")
+    _add_json(comp)
+    comp.set_defaults(run=cmd_compare)
 
     evaluate = commands.add_parser(
         "evaluate", formatter_class=_Formatter, help="score a saved model on a dataset with the same labels",
@@ -384,6 +493,25 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write rows file,start,end,label,score (events; a clip's best label)")
     _add_json(predict)
     predict.set_defaults(run=cmd_predict)
+
+    embed = commands.add_parser(
+        "embed", formatter_class=_Formatter, help="the penultimate-layer embedding of each file, from any model",
+        description="What a model's output layer sees, for every file: the learned representation, as features "
+                    "for another classifier, clustering or plots. A recording longer than the model's clip is "
+                    "cut into windows and their embeddings averaged. Bad files are listed (exit code 1) and "
+                    "the rest written.")
+    embed.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (recursive) or glob patterns")
+    embed.add_argument("--model", required=True, help="the model file (.tympan)")
+    embed.add_argument("--out", required=True, metavar="FILE.npy|FILE.csv",
+                       help="a .npy matrix (one row per file; the file names in FILE.files.txt) or a .csv "
+                            "(path, then one column per value)")
+    embed.add_argument("--window", type=float, default=None, help="window length in seconds (default: the "
+                                                                  "model's clip length)")
+    embed.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
+    embed.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    embed.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (CUDA when present)")
+    _add_json(embed)
+    embed.set_defaults(run=cmd_embed)
 
     export = commands.add_parser(
         "export", formatter_class=_Formatter, help="export a model to ONNX or TorchScript, front-end included",

@@ -65,13 +65,17 @@ class WindowScores:
 
 @torch.no_grad()
 def score_windows(model, path, window_seconds: float | None = None, hop_seconds: float | None = None,
-                  batch_size: int = 64, block_seconds: float = 30.0) -> WindowScores:
+                  batch_size: int = 64, block_seconds: float = 30.0, output=None) -> WindowScores:
     """Decode ``path`` block by block and score windows of it with ``model`` (a ``Classifier``).
 
     Memory holds one block, one window and one batch, whatever the recording's length. A recording
     shorter than a window is padded with zeros to one window (and says so in ``notes``); the last window
-    ends at the recording's end, so no part of it is left out.
+    ends at the recording's end, so no part of it is left out. ``output`` (a function of a batch of
+    windows) replaces the class probabilities, e.g. ``model.embed``.
     """
+    if output is None:
+        def output(clips):
+            return model.scores(model(clips))
     window_seconds = model.clip_seconds if window_seconds is None else float(window_seconds)
     hop_seconds = window_seconds / 2 if hop_seconds is None else float(hop_seconds)
     if not (window_seconds > 0 and hop_seconds > 0):
@@ -87,8 +91,7 @@ def score_windows(model, path, window_seconds: float | None = None, hop_seconds:
 
     def flush():
         if batch:
-            logits = model(torch.from_numpy(np.stack(batch)).to(device))
-            scores.append(model.scores(logits).float().cpu().numpy())
+            scores.append(output(torch.from_numpy(np.stack(batch)).to(device)).float().cpu().numpy())
             starts.extend(batch_starts)
             batch.clear()
             batch_starts.clear()

@@ -8,6 +8,7 @@ artist); its ``start``/``end`` select a segment of the file in seconds.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -147,6 +148,21 @@ class Manifest:
     def save(self, path) -> None:
         """Write the manifest as JSON, atomically."""
         write_text(path, json.dumps(self.to_json(), indent=1))
+
+    def to_csv(self, path, label_separator: str = ";") -> Path:
+        """Write the items as a CSV the ``csv`` layout reads back (path, label, split, fold, group, start,
+        end), atomically: a split made once, to run several trainings on exactly the same one."""
+        import csv
+        import io
+
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["path", "label", "split", "fold", "group", "start", "end"])
+        for item in self.items:
+            writer.writerow([os.path.abspath(item.path), label_separator.join(item.labels), item.split or "",
+                             "" if item.fold is None else item.fold, item.group or "",
+                             "" if item.start is None else item.start, "" if item.end is None else item.end])
+        return write_text(path, text.getvalue())
 
     @classmethod
     def load(cls, path) -> Manifest:

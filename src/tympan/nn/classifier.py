@@ -199,6 +199,24 @@ class Classifier(nn.Module):
     def predict_waveforms(self, waveforms, batch_size: int = 64) -> torch.Tensor:
         """Probabilities ``(n, n_classes)`` for mono waveforms already at ``self.sr``, each scored as
         ``predict`` does (padded, or windows averaged); the windows of all of them share batches."""
+        values, owner = self.per_window(waveforms, lambda clips: self.scores(self(clips)), batch_size)
+        return _mean_per_owner(values, owner, len(waveforms))
+
+    def embed(self, y: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` waveform -> ``(batch, embedding_size)``: what the output layer sees."""
+        return self.network.embed(self.features(y))
+
+    def embed_waveforms(self, waveforms, batch_size: int = 64) -> torch.Tensor:
+        """Embeddings ``(n, embedding_size)`` of mono waveforms at ``self.sr``, the mean over each one's
+        windows (as ``predict_waveforms`` averages scores)."""
+        values, owner = self.per_window(waveforms, self.embed, batch_size)
+        return _mean_per_owner(values, owner, len(waveforms))
+
+    @torch.no_grad()
+    def per_window(self, waveforms, output, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+        """``output`` (a function of a batch of clips) of every window of every waveform, in shared
+        batches, in evaluation mode: ``(values (windows, ...), owner (windows,))``, where ``owner`` is the
+        index of the waveform each window comes from."""
         was_training = self.training
         self.eval()
         try:
@@ -207,9 +225,13 @@ class Classifier(nn.Module):
             windows = [self.windows(torch.from_numpy(np.array(y, dtype=np.float32))) for y in waveforms]
             owner = torch.cat([torch.full((len(w),), i) for i, w in enumerate(windows)])
             clips = torch.cat(windows)
-            scores = torch.cat([self.scores(self(clips[i:i + batch_size].to(device))).float().cpu()
+            values = torch.cat([output(clips[i:i + batch_size].to(device)).float().cpu()
                                 for i in range(0, len(clips), batch_size)])
         finally:
             self.train(was_training)
-        total = torch.zeros(len(windows), scores.shape[1]).index_add_(0, owner, scores)
-        return total / torch.bincount(owner, minlength=len(windows))[:, None]
+        return values, owner
+
+
+def _mean_per_owner(values: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
+    total = torch.zeros(n, values.shape[1]).index_add_(0, owner, values)
+    return total / torch.bincount(owner, minlength=n)[:, None]

@@ -90,6 +90,7 @@ class Network(nn.Module):
                 except (TypeError, ValueError, RuntimeError) as error:
                     raise ConfigError(f"layer {number} ({kind}) on input {list(shape)}: {error}") from None
                 built[self._unique(name or kind, built)] = layer
+                self.embedding_shape = shape  # the input of the last layer, so far
                 shape, layout = layer.out_shape, layer.out_layout
             if layout != "vector":
                 raise ConfigError(f"the last layer gives a {layout} {list(shape)}, not one vector per clip: "
@@ -121,8 +122,27 @@ class Network(nn.Module):
         return f"{name}_{n}"
 
     def frozen_layers(self) -> list[nn.Module]:
-        """With ``init="random-frozen"``, every layer but the last (the output); otherwise none."""
-        return list(self.layers)[:-1] if self.init == "random-frozen" else []
+        """Every layer but the last (the output) with ``init="random-frozen"`` or after
+        ``freeze_backbone()``; otherwise none."""
+        return list(self.layers)[:-1] if self.init == "random-frozen" or self.backbone_frozen else []
+
+    backbone_frozen = False
+
+    def freeze_backbone(self) -> None:
+        """Train the output layer only: the rest keeps its weights (transfer learning with a frozen
+        backbone), and its dropout and batch norm stay in evaluation mode."""
+        self.backbone_frozen = True
+        for layer in self.frozen_layers():
+            layer.requires_grad_(False)
+        self.train(self.training)
+
+    @property
+    def embedding_size(self) -> int:
+        """Values per clip given to the output layer: the length of ``embed``'s vectors."""
+        if len(self.embedding_shape) != 1:
+            raise ConfigError(f"the output layer takes a {list(self.embedding_shape)} input, not one vector "
+                              "per clip: this network has no embedding to reuse")
+        return int(self.embedding_shape[0])
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -130,14 +150,16 @@ class Network(nn.Module):
             layer.eval()
         return self
 
+    def _view(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(1) if self.input_layout in ("wave", "image") else x.transpose(1, 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.input_layout == "wave":
-            x = x.unsqueeze(1)
-        elif self.input_layout == "image":
-            x = x.unsqueeze(1)
-        else:
-            x = x.transpose(1, 2)
-        return self.layers(x)
+        return self.layers(self._view(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """What the output layer sees, ``(batch, embedding_size)``: the penultimate layer's output, the
+        network's learned representation of a clip (transfer learning's features)."""
+        return self.layers[:-1](self._view(x))
 
 
 # ----------------------------------------------------------------------------------- initialisation

@@ -1,7 +1,8 @@
 """The run's configuration: typed sections with one source of defaults, recipes, files and ``--set``.
 
-A configuration has four sections: ``data`` (how to read and split the recordings), ``frontend`` (the
-representation), ``network`` (the spec, ``tympan.nn.models``) and ``train`` (loss, optimiser, schedule...).
+A configuration has six sections: ``data`` (how to read and split the recordings), ``frontend`` (the
+representation), ``network`` (the spec, ``tympan.nn.models``), ``train`` (loss, optimiser, schedule...),
+``augment`` (a list of augmentations, ``tympan.augment``) and ``transfer`` (starting from another network).
 It is resolved in this order, each step overriding the one before:
 
 1. the defaults below;
@@ -85,6 +86,24 @@ class TrainConfig:
 
 
 @dataclass
+class TransferConfig:
+    """Start from another network (``tympan.transfer``).
+
+    ``init_from``: a model file trained on another task (its front-end and network are reused, the output
+    layer replaced for this task's classes), or ``random:<spec>`` (a network spec, e.g. ``random:cnn`` or
+    ``random:{kind: cnn, channels: [32, 64]}``) for an untrained network used as a fixed feature
+    extractor. ``freeze``: ``backbone`` trains the output layer only, ``none`` fine-tunes everything;
+    ``null`` means ``none`` for a model file and ``backbone`` for a random network. ``head``: ``network``
+    trains the output layer by gradient descent; ``logistic`` or ``svm`` fits scikit-learn's logistic
+    regression or linear SVM on the frozen embeddings and stores its coefficients as the output layer.
+    """
+
+    init_from: str | None = None
+    freeze: str | None = None
+    head: str = "network"
+
+
+@dataclass
 class Config:
     """A whole run. ``frontend`` and ``network`` are specs checked by the layers that take them."""
 
@@ -94,19 +113,20 @@ class Config:
     network: dict = field(default_factory=lambda: {"kind": "cnn"})
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: list = field(default_factory=list)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-SECTIONS = {"data": DataConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "train": TrainConfig, "transfer": TransferConfig}
 
 
 def _merge(config: Config, overrides: dict, where: str) -> Config:
-    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train", "augment"})
+    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train", "augment", "transfer"})
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; sections are data, frontend, "
-                          "network, train, augment")
+                          "network, train, augment, transfer")
     values = config.to_dict()
     for section, settings in overrides.items():
         if section == "augment":  # a list of augmentation specs (tympan.augment), replaced as a whole
@@ -131,7 +151,7 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
         else:
             values[section].update(settings)
     return Config(DataConfig(**values["data"]), values["frontend"], values["network"], TrainConfig(**values["train"]),
-                  values["augment"])
+                  values["augment"], TransferConfig(**values["transfer"]))
 
 
 def parse_set(pairs: list[str]) -> dict:

@@ -23,6 +23,7 @@ from ..errors import ConfigError, DatasetError
 from ..files import atomic_path
 from ..model_file import save_model
 from ..nn.classifier import Classifier
+from ..transfer import fit_head, start_from
 from .config import Config, adapt_to_data, load_config
 from .data import fingerprint, load_clipset, normalisation_statistics, scan_headers
 from .loop import evaluate_clips, fit
@@ -113,8 +114,14 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, loss="binary_cross_entropy"))
     if multi_label and config.train.monitor == "macro_f1":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, monitor="mAP"))
-    model = Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds, multi_label,
-                       seed=config.train.seed)
+    if config.transfer.init_from:  # another task's network, or a random one, as the start
+        model, config = start_from(config, manifest.classes, multi_label, seed=config.train.seed)
+    elif config.transfer.head != "network":
+        raise ConfigError(f"transfer.head={config.transfer.head} fits a classifier on a network's embeddings: "
+                          "name the network with --init-from MODEL.tympan or --init-from random:KIND")
+    else:
+        model = Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
+                           multi_label, seed=config.train.seed)
     cache = AudioCache()
     sets, bad = {}, list(manifest.bad)
     for name in ("train", "val", "test"):
@@ -128,8 +135,11 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
         raise DatasetError(f"{manifest.root}: none of the training recordings could be decoded")
     model.normalize.set_statistics(*normalisation_statistics(model, sets["train"]))
 
-    history = fit(model, sets["train"], sets["val"], config, out, resume=resume, progress=progress,
-                  rank=rank, world=world)
+    if config.transfer.head != "network":  # a scikit-learn classifier on the embeddings, as the output layer
+        history = fit_head(model, sets["train"], config)
+    else:
+        history = fit(model, sets["train"], sets["val"], config, out, resume=resume, progress=progress,
+                      rank=rank, world=world)
     t = config.train
     result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes),
               "val": evaluate_clips(model, sets["val"], manifest.classes, multi_label, t.loss, t.label_smoothing),
