@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tympan.augment import AUGMENTATIONS, _phase_vocoder, build, mixup, pitch_shift
+from tympan.augment import AUGMENTATIONS, _phase_vocoder, build, mixup, phase_vocoder, pitch_shift
 from tympan.errors import ConfigError
 
 SR = 16000
@@ -62,6 +62,27 @@ def test_time_stretch_changes_duration_by_the_factor_and_keeps_the_pitch(rate):
     assert abs(onset - 0.5 / rate) <= 0.03
     peak, bin_hz = _peak_hz(_phase_vocoder(tone(1000.0, 2.0), rate))
     assert abs(peak - 1000.0) <= bin_hz
+
+
+def test_a_batch_is_stretched_and_shifted_as_each_waveform_alone():
+    y = batch()
+    rates = [0.8, 1.0, 1.25, 0.93]
+    for row, rate, together in zip(y, rates, phase_vocoder(y, rates)):
+        assert len(together) == round(SR / rate)
+        torch.testing.assert_close(together, _phase_vocoder(row, rate), atol=1e-5, rtol=0)
+    steps = torch.tensor([-3.0, 2.0, 0.5, 5.0])
+    for row, step, together in zip(y, steps, pitch_shift(y, steps)):
+        torch.testing.assert_close(together, pitch_shift(row, float(step)), atol=1e-5, rtol=0)
+
+
+def test_the_phase_vocoder_matches_librosa():
+    librosa = pytest.importorskip("librosa")
+    y = batch()[0]
+    for rate in (0.8, 1.25):
+        ours = _phase_vocoder(y, rate).numpy()
+        theirs = librosa.effects.time_stretch(y.numpy(), rate=rate, n_fft=1024)
+        assert len(ours) == len(theirs)
+        assert np.abs(ours - theirs).max() < 2e-3 * np.abs(theirs).max()  # float32 here, float64 there
 
 
 def test_an_augmentation_that_changes_what_labels_depend_on_is_refused():

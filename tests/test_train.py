@@ -15,14 +15,17 @@ import pytest
 import torch
 
 import tympan
+import tympan.train.run
 from tympan.data.cache import AudioCache
 from tympan.data.layouts import build
 from tympan.errors import ConfigError, DatasetError
 from tympan.nn.classifier import Classifier
-from tympan.train.config import Config, TrainConfig, load_config, parse_set
+from tympan.train.config import RECIPES, Config, TrainConfig, load_config, parse_set
 from tympan.train.data import load_clipset, normalisation_statistics
 from tympan.train.loop import fit
 from tympan.train.losses import LOSSES
+
+from layout_fixtures import make_speech_commands
 
 FRONTEND = {"kind": "logmel", "sr": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 32}
 DIGITS, SPEAKERS = ("0", "1", "2"), ("george", "jackson", "lucas")
@@ -321,3 +324,37 @@ def test_a_dataset_without_training_items_is_refused(tmp_path, fsdd_dir):
     (tmp_path / "only-test.csv").write_text(f"path,label,split\n{fsdd_dir / 'recordings' / '0_george_0.wav'},0,test\n")
     with pytest.raises(DatasetError):
         tympan.train.train(tmp_path / "only-test.csv", tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize("recipe", sorted(p.stem for p in RECIPES.glob("*.yaml")))
+def test_every_recipe_loads_and_its_augmentations_build(recipe, tmp_path):
+    from tympan.augment import build as build_augmentations
+    from tympan.train.run import _in_dataset
+
+    config = load_config(recipe)
+    make_speech_commands(tmp_path)  # a dataset with background recordings, for {data}
+    pipeline = build_augmentations(_in_dataset(config.augment, tmp_path), config.data.depends_on, sr=16000)
+    assert len(pipeline) == len(config.augment)
+    if recipe in ("esc50", "urbansound8k", "gtzan", "speech_commands"):
+        assert pipeline, f"{recipe} has few examples per class and ships augmentation"
+
+
+def test_the_speech_commands_recipe_mixes_in_the_datasets_background_noise(tmp_path):
+    root = make_speech_commands(tmp_path / "sc")
+    result = tympan.train.run.train(root, tmp_path / "run", sets=["train.epochs=1", "train.batch_size=4",
+                                                                   "network={kind: perceptron}"], progress=False)
+    background = next(a for a in result["config"]["augment"] if a["name"] == "background")
+    assert background["folder"] == str(root / "_background_noise_")
+    assert result["epochs"] == 1
+
+
+def test_paths_in_a_configuration_file_are_relative_to_it(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "run.yaml").write_text(
+        "transfer: {init_from: models/source.tympan}\n"
+        "augment: [{name: background, folder: noise}, {name: background, folder: '{data}/_background_noise_'}]\n")
+    config = load_config("csv", tmp_path / "sub" / "run.yaml")
+    assert config.transfer.init_from == str(tmp_path / "sub" / "models" / "source.tympan")
+    assert [a["folder"] for a in config.augment] == [str(tmp_path / "sub" / "noise"), "{data}/_background_noise_"]
+    assert load_config("csv", sets=["transfer.init_from=random:{kind: cnn, channels: [8]}"]).transfer.init_from \
+        == "random:{kind: cnn, channels: [8]}"

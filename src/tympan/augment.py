@@ -117,7 +117,8 @@ def phase_vocoder(y: torch.Tensor, rates, n_fft: int = 1024) -> list[torch.Tenso
     rates = torch.as_tensor(rates, dtype=torch.float64).reshape(-1)
     hop = n_fft // 4
     window = torch.hann_window(n_fft, dtype=y.dtype)
-    D = torch.stft(y, n_fft, hop, window=window, return_complex=True)  # (batch, bins, frames)
+    # zero padding at the ends, as librosa: the first frame's phases start the accumulation
+    D = torch.stft(y, n_fft, hop, window=window, pad_mode="constant", return_complex=True)  # (batch, bins, frames)
     batch, bins, frames = D.shape
     counts = torch.ceil(frames / rates).long()  # len(arange(0, frames, rate))
     steps = torch.arange(int(counts.max()), dtype=torch.float64)[None] * rates[:, None]  # (batch, steps)

@@ -1,7 +1,8 @@
 """The conventional baseline: hand-crafted features into a shallow classifier, the pipeline deep learning
 has to beat.
 
-Each recording becomes one vector: its MFCCs with their first and second deltas, summarised by the mean
+Each recording becomes one vector: its MFCCs with their deltas and the deltas of those (HTK's
+acceleration coefficients), summarised by the mean
 and the standard deviation over time (``6 * n_mfcc`` values). A scikit-learn classifier (an RBF SVM, a
 random forest or k nearest neighbours) is fitted on the training split, its hyper-parameters chosen by a
 small cross-validated grid search on the training split only (folds grouped by the dataset's groups,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -36,6 +37,11 @@ class Approach:
 
     label: str
     spec: str
+
+    @property
+    def folder(self) -> str:
+        """The run's folder name: the label with anything but letters, digits, ``.`` and ``-`` as ``_``."""
+        return re.sub(r"[^\w.-]+", "_", self.label).strip("_") or "approach"
 
     @property
     def classifier(self) -> str | None:
@@ -109,7 +115,7 @@ def compare(data, out, approaches, layout: str = "auto", options: dict | None = 
             fractions=None, progress: bool = True) -> dict:
     """Run every approach on one split of ``data``; write ``OUT/compare.json``, ``compare.png`` and, with
     ``fractions``, ``learning_curve.png``. Each approach's run is in ``OUT/<label>/`` (``OUT/<pct>/<label>/``
-    in learning-curve mode).
+    in learning-curve mode; the label made safe for a file name).
 
     Parameters
     ----------
@@ -152,7 +158,7 @@ def compare(data, out, approaches, layout: str = "auto", options: dict | None = 
             started = time.perf_counter()
             row = {"approach": approach.label, "spec": approach.spec, "fraction": fraction, "n_train": n_train}
             try:
-                result = approach.run(csv, where / approach.label, manifest.layout, list(sets), progress)
+                result = approach.run(csv, where / approach.folder, manifest.layout, list(sets), progress)
             except TympanError as error:
                 failed.append({"approach": approach.label, "fraction": fraction, "error": str(error)})
                 rows.append({**row, "error": str(error)})

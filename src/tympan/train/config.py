@@ -166,7 +166,10 @@ def parse_set(pairs: list[str]) -> dict:
         key, sep, text = pair.partition("=")
         section, dot, name = key.strip().partition(".")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            if key.strip() == "transfer.init_from" and not text.strip().startswith(("'", '"')):
+                value = text.strip() or None  # a path or random:{kind: ...}, taken as written
+            else:
+                value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as error:
             raise ConfigError(f"--set {pair!r}: cannot read the value ({error})") from None
         if sep and not dot and section in ("frontend", "network") and isinstance(value, dict):
@@ -194,10 +197,27 @@ def load_config(layout: str, config_file=None, model: str | None = None, sets: l
     documents = read_documents(source)
     if len(documents) != 1:
         raise ConfigError(f"{source}: a configuration file holds one document, found {len(documents)}")
-    config = _merge(Config(), documents[0], str(source))
+    config = _merge(Config(), _relative_to(documents[0], source.parent), str(source))
     if model:
         config = _merge(config, {"network": {"kind": model}}, "--model")
     return _merge(config, parse_set(list(sets)), "--set")
+
+
+def _relative_to(document: dict, folder: Path) -> dict:
+    """A configuration file's relative paths (``transfer.init_from``, a background folder) are relative to
+    the file, so a recipe and the model or recordings beside it move together; a folder starting with
+    ``{data}`` is in the dataset's folder (``run._in_dataset``)."""
+    import copy
+
+    document = copy.deepcopy(document)
+    transfer = document.get("transfer")
+    if isinstance(transfer, dict) and isinstance(transfer.get("init_from"), str) \
+            and not transfer["init_from"].startswith("random:"):
+        transfer["init_from"] = str(folder / Path(transfer["init_from"]).expanduser())
+    for spec in document.get("augment") or []:
+        if isinstance(spec, dict) and isinstance(spec.get("folder"), str) and "{data}" not in spec["folder"]:
+            spec["folder"] = str(folder / Path(spec["folder"]).expanduser())
+    return document
 
 
 def adapt_to_data(config: Config, sample_rates: list[int], durations: list[float]) -> Config:

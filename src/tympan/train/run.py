@@ -114,6 +114,7 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, loss="binary_cross_entropy"))
     if multi_label and config.train.monitor == "macro_f1":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, monitor="mAP"))
+    config = dataclasses.replace(config, augment=_in_dataset(config.augment, manifest.root))
     if config.transfer.init_from:  # another task's network, or a random one, as the start
         model, config = start_from(config, manifest.classes, multi_label, seed=config.train.seed)
     elif config.transfer.head != "network":
@@ -156,6 +157,14 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
             "config": result["config"], "best_epoch": result["best_epoch"]})
         write_report(out / "report", result)
     return result
+
+
+def _in_dataset(augment: list, root) -> list:
+    """``{data}`` in an augmentation's ``folder`` is the dataset's folder: a recipe can name the background
+    recordings a dataset ships (Speech Commands' ``{data}/_background_noise_``)."""
+    folder = Path(root) if Path(root).is_dir() else Path(root).parent
+    return [{**spec, "folder": spec["folder"].replace("{data}", str(folder))}
+            if isinstance(spec.get("folder"), str) else spec for spec in augment]
 
 
 def _headline(metrics: dict | None) -> dict | None:
