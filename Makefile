@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tutorial_vs_tympan.py
 	$(BIN)/python benchmarks/predict_long.py
 	$(BIN)/python benchmarks/predict_many.py
+	$(BIN)/python benchmarks/augment.py
+	$(BIN)/python benchmarks/little_data.py
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

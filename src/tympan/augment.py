@@ -125,16 +125,19 @@ def phase_vocoder(y: torch.Tensor, rates, n_fft: int = 1024) -> list[torch.Tenso
     valid = steps < frames
     D = torch.nn.functional.pad(D, (0, 2))
     left = steps.floor().long().clamp(max=frames - 1)
-    frac = (steps - left).to(torch.float64)[:, None]
+    frac = (steps - left).to(y.dtype)[:, None]
     index = left[:, None].expand(batch, bins, -1)
-    magnitude, angle = D.abs().double(), torch.angle(D).double()
+    magnitude, angle = D.abs(), torch.angle(D)
     this_angle, next_angle = angle.gather(2, index), angle.gather(2, index + 1)
     mag = (1 - frac) * magnitude.gather(2, index) + frac * magnitude.gather(2, index + 1)
-    expected = torch.linspace(0, math.pi * hop, bins, dtype=torch.float64)[None, :, None]
-    delta = next_angle - this_angle - expected
-    advance = expected + delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
-    phase = angle[:, :, :1] + torch.cumsum(advance, dim=2) - advance  # sum of the advances before each step
-    stretched = torch.polar(mag * valid[:, None], phase).to(D.dtype)
+    # each bin's phase advance per hop at its centre frequency (librosa's linspace(0, pi * hop, bins)),
+    # less whole turns, so the single-precision sums below stay precise
+    expected = (torch.linspace(0, math.pi * hop, bins, dtype=torch.float64) % (2 * math.pi)).to(y.dtype)
+    delta = next_angle - this_angle - expected[None, :, None]
+    advance = expected[None, :, None] + delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
+    before = (torch.cumsum(advance, dim=2, dtype=torch.float64) - advance) % (2 * math.pi)  # advances before each step
+    phase = angle[:, :, :1] + before.to(y.dtype)
+    stretched = torch.polar(mag * valid[:, None], phase)
     # the inverse STFT by hand (istft's overlap-add), because each row has its own number of frames and
     # so its own window envelope to divide by: torch.istft would count the padding frames in every row's
     frames_time = torch.fft.irfft(stretched, n=n_fft, dim=1) * window[None, :, None]

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.cache import AudioCache
 from .data.splits import assign_splits
 from .errors import ConfigError, DatasetError
 from .frontend import MFCC, transform_clips
@@ -119,7 +118,7 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
         their cross-validated score.
     """
     from .train.config import adapt_to_data
-    from .train.data import fingerprint, load_clipset, scan_headers
+    from .train.data import fingerprint, load_splits, scan_headers
     from .train.metrics import classification_metrics
     from .train.report import write_report
     from .train.run import prepare
@@ -139,16 +138,7 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
     frontend = {k: v for k, v in config.frontend.items() if k != "kind"}
     sr = int(frontend.pop("sr"))
     multi_label = manifest.multilabel if d.multi_label is None else d.multi_label
-    cache, sets_, bad = AudioCache(), {}, list(manifest.bad)
-    for name in ("train", "val", "test"):
-        sets_[name], found = load_clipset(split.subset(name), manifest.classes, sr, multi_label, cache, d.workers,
-                                          progress)
-        bad += found
-    if bad and d.strict:
-        listed = "\n".join(f"  {b.path}: {b.reason}" for b in bad[:20])
-        raise DatasetError(f"{len(bad)} bad file(s), and data.strict is set:\n{listed}")
-    if len(sets_["train"]) == 0:
-        raise DatasetError(f"{manifest.root}: none of the training recordings could be decoded")
+    sets_, bad = load_splits(split, sr, multi_label, d.workers, d.strict, progress)
 
     started = time.perf_counter()
     X = mfcc_statistics(sets_["train"].audio, sr, n_mfcc, **frontend)

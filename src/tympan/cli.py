@@ -321,6 +321,16 @@ def _add_layout(parser, layouts) -> None:
                              "label_separator=| (CSV)")
 
 
+def _add_dataset_run(parser, out_help: str, set_help: str) -> None:
+    """--data, --out, --layout, --option and --set: what every command that runs on a dataset takes."""
+    from .data.layouts import LAYOUTS
+
+    parser.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
+    parser.add_argument("--out", required=True, help=out_help)
+    _add_layout(parser, LAYOUTS)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=set_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data.layouts import LAYOUTS
     from .nn import MODELS
@@ -354,15 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "--model; then each --set. Sections: data, frontend, network, train (see "
                     "tympan.train.config). Bad files are listed and skipped (exit code 1) unless "
                     "--set data.strict=true.\n\nData-parallel: torchrun --nproc-per-node N -m tympan train ...")
-    train.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
-    train.add_argument("--out", required=True, help="folder for the model, checkpoints and report")
-    _add_layout(train, LAYOUTS)
+    _add_dataset_run(train, "folder for the model, checkpoints and report",
+                     "override one setting, repeatable: e.g. --set train.epochs=20 --set network.channels=[16,32]")
     train.add_argument("--config", default=None, help="a YAML/JSON configuration file instead of the recipe")
     train.add_argument("--model", default=None, choices=list(MODELS),
                        help="network kind, with its defaults (default: the recipe's)")
-    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                       help="override one setting, repeatable: e.g. --set train.epochs=20 "
-                            "--set network.channels=[16,32]")
     train.add_argument("--device", default=None,
                        help="cpu, cuda, cuda:N or auto (CUDA when present); the same as --set train.device=... "
                             "(default: the configuration's, auto)")
@@ -390,16 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "into a scikit-learn classifier whose hyper-parameters are chosen by a small cross-validated "
                     "grid on the training split only (grouped by speaker or source when the dataset has groups). "
                     "Same splits (the dataset's recipe), metrics and report as `tympan train`: OUT/report/.")
-    base.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
-    base.add_argument("--out", required=True, help="folder for the report")
-    _add_layout(base, LAYOUTS)
+    _add_dataset_run(base, "folder for the report",
+                     "override one setting, repeatable: e.g. --set data.test_fraction=0.3")
     base.add_argument("--classifier", default="svm", choices=["svm", "rf", "knn"],
                       help="RBF support vector machine, random forest, or k nearest neighbours")
     base.add_argument("--n-mfcc", type=int, default=20, help="MFCCs per frame (the features are 6 times as many)")
     base.add_argument("--config", default=None, help="a configuration file instead of the recipe (its data "
                                                      "section and the front-end's sr, n_fft, hop_length, n_mels)")
-    base.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override one setting, repeatable: e.g. --set data.test_fraction=0.3")
     _add_json(base)
     base.set_defaults(run=cmd_baseline)
 
@@ -411,14 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "validation accuracy and training seconds; writes OUT/compare.json and OUT/compare.png. "
                     "With --learning-curve, the same at fractions of the training data, and "
                     "OUT/learning_curve.png. A failing approach is reported and the others run (exit code 1).")
-    comp.add_argument("--data", required=True, help="dataset folder, or a CSV file of path,label rows")
-    comp.add_argument("--out", required=True, help="folder for the runs, the table and the charts")
+    _add_dataset_run(comp, "folder for the runs, the table and the charts",
+                     "override a setting in every approach, repeatable: e.g. --set train.epochs=10")
     comp.add_argument("--recipes", required=True, action="append", metavar="A,B,...",
                       help="approaches, comma-separated (repeatable): baseline, baseline:rf, baseline:knn, auto "
                            "(the dataset's recipe), a recipe name, or a configuration file; LABEL=SPEC names one")
-    _add_layout(comp, LAYOUTS)
-    comp.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override a setting in every approach, repeatable: e.g. --set train.epochs=10")
     comp.add_argument("--learning-curve", nargs="?", const="", default=None, metavar="FRACTIONS",
                       help="also train on these shares of the training data (default when given without a "
                            "value: 0.1,0.25,0.5,1); validation and test stay whole")

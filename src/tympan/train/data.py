@@ -79,6 +79,24 @@ def load_clipset(manifest: Manifest, classes: list[str], sr: int, multi_label: b
             bad + empty)
 
 
+def load_splits(split: Manifest, sr: int, multi_label: bool, workers: int | None = None, strict: bool = False,
+                progress: bool = False) -> tuple[dict[str, ClipSet], list[BadFile]]:
+    """The train, val and test ``ClipSet``s of a split manifest, decoded at ``sr`` through the cache, and
+    every bad file (the manifest's and the undecodable ones). ``strict`` makes any bad file an error."""
+    from ..errors import DatasetError
+
+    cache, sets, bad = AudioCache(), {}, list(split.bad)
+    for name in ("train", "val", "test"):
+        sets[name], found = load_clipset(split.subset(name), split.classes, sr, multi_label, cache, workers, progress)
+        bad += found
+    if bad and strict:
+        listed = "\n".join(f"  {b.path}: {b.reason}" for b in bad[:20])
+        raise DatasetError(f"{len(bad)} bad file(s), and data.strict is set:\n{listed}")
+    if len(sets["train"]) == 0:
+        raise DatasetError(f"{split.root}: none of the training recordings could be decoded")
+    return sets, bad
+
+
 def scan_headers(manifest: Manifest, workers: int | None = None) -> tuple[list[int], list[float]]:
     """Sample rates and durations from the files' headers (no decoding), for adapting the configuration."""
     def one(item):

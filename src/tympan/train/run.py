@@ -25,7 +25,7 @@ from ..model_file import save_model
 from ..nn.classifier import Classifier
 from ..transfer import fit_head, start_from
 from .config import Config, adapt_to_data, load_config
-from .data import fingerprint, load_clipset, normalisation_statistics, scan_headers
+from .data import fingerprint, load_clipset, load_splits, normalisation_statistics, scan_headers
 from .loop import evaluate_clips, fit
 from .metrics import summarize_folds
 from .report import write_report
@@ -123,17 +123,7 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
     else:
         model = Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
                            multi_label, seed=config.train.seed)
-    cache = AudioCache()
-    sets, bad = {}, list(manifest.bad)
-    for name in ("train", "val", "test"):
-        sets[name], found = load_clipset(split.subset(name), manifest.classes, model.sr, multi_label, cache,
-                                         d.workers, progress and rank == 0)
-        bad += found
-    if bad and d.strict:
-        listed = "\n".join(f"  {b.path}: {b.reason}" for b in bad[:20])
-        raise DatasetError(f"{len(bad)} bad file(s), and data.strict is set:\n{listed}")
-    if len(sets["train"]) == 0:
-        raise DatasetError(f"{manifest.root}: none of the training recordings could be decoded")
+    sets, bad = load_splits(split, model.sr, multi_label, d.workers, d.strict, progress and rank == 0)
     model.normalize.set_statistics(*normalisation_statistics(model, sets["train"]))
 
     if config.transfer.head != "network":  # a scikit-learn classifier on the embeddings, as the output layer
