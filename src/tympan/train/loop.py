@@ -72,6 +72,61 @@ def _cpu_state(module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
+def train_step(network, features, targets, optimizer, t, multi_label: bool | None = False,
+               global_size: int | None = None, world: int = 1, amp: bool = False):
+    """One step of gradient descent on one batch: forward -> loss -> backward -> optimiser step.
+
+    ``fit`` takes every step with it, and so do the lessons of ``tympan lab``: one engine for both.
+
+    Parameters
+    ----------
+    network : nn.Module
+        Features in, logits out (``Classifier.network``, or any ``tympan.nn.Network``).
+    features, targets : torch.Tensor
+        The batch, on the network's device; targets as ``tympan.train.losses`` takes them.
+    optimizer : torch.optim.Optimizer
+        From ``make_optimizer``.
+    t : TrainConfig
+        Reads ``loss``, ``label_smoothing`` and ``clip_grad_norm``.
+    multi_label : bool or None
+        Passed to the loss (None: 0/1 rows mean multi-label).
+    global_size, world : int
+        Examples in the global batch (default: this batch) and data-parallel processes.
+    amp : bool
+        Run the network in bfloat16 (the loss stays in float32).
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        The logits and the loss of each example, before the step.
+
+    Examples
+    --------
+    >>> from tympan.nn import Network
+    >>> from tympan.train.config import TrainConfig
+    >>> from tympan.train.optim import make_optimizer
+    >>> net = Network([{"kind": "flatten"}, {"kind": "dense", "units": 2, "activation": "linear"}], (3,), seed=0)
+    >>> t = TrainConfig(optimizer="sgd", learning_rate=0.1)
+    >>> x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    >>> first = train_step(net, x, y, make_optimizer(net.parameters(), t), t)[1].mean()
+    >>> bool(torch.nn.functional.cross_entropy(net(x), y) < first)
+    True
+    """
+    with torch.autocast(features.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = network(features)                                                      # forward
+    per_example = losses.get(t.loss)(logits.float(), targets, t.label_smoothing, multi_label)  # loss
+    # a mean over the global batch (a sum for SSE); DDP then averages over processes
+    size = len(targets) if global_size is None else global_size
+    loss = per_example.sum() * (world if t.loss in losses.SUMMED else world / size)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()                                                                     # backward
+    if t.clip_grad_norm:
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
+                                       t.clip_grad_norm)
+    optimizer.step()                                                                    # step
+    return logits, per_example
+
+
 def fit(model, train, val, config, out: Path | None = None, resume: bool = False, progress: bool = True,
         rank: int = 0, world: int = 1) -> dict:
     """Train ``model`` (a ``Classifier``) on ``train``, choosing the best epoch on ``val``.
@@ -102,7 +157,7 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
     t = config.train
     device = pick_device(t.device, int(os.environ.get("LOCAL_RANK", 0)))
     model.to(device)
-    loss_fn, summed = losses.get(t.loss), t.loss in losses.SUMMED
+    losses.get(t.loss)  # an unknown loss fails here, before anything is written
     multi_label, classes = model.multi_label, model.classes
     if t.batch_size < 0 or t.epochs < 1:
         raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) and train.epochs >= 1; got "
@@ -162,16 +217,9 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
                 features = augmentation(features, model.sr, g)
             if t.mixup > 0:
                 features, targets = mixup(features, targets, len(classes), t.mixup, g)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = network(features)                                    # forward
-            per_example = loss_fn(logits.float(), targets, t.label_smoothing, multi_label)  # loss
-            # a mean over the global batch (a sum for SSE); DDP then averages over processes
-            loss = per_example.sum() * (world if summed else world / global_size)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()                                                   # backward
-            if t.clip_grad_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad_norm)
-            optimizer.step()                                                  # step
+            # forward -> loss -> backward -> step
+            logits, per_example = train_step(network, features, targets, optimizer, t, multi_label, global_size,
+                                             world, amp)
             totals += torch.tensor([per_example.sum().item(), _correct(logits, targets, multi_label),
                                     len(targets)], dtype=torch.float64)
             bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}")
