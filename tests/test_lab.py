@@ -123,6 +123,8 @@ def test_memory_rnn_forgets_with_distance_lstm_does_not(tmp_path):
     r = run("memory", tmp_path, 0)
     assert r["steps"][0] == 5 and r["steps"][-1] == 100
     rnn, lstm = r["accuracy"]["rnn"], r["accuracy"]["lstm"]
+    runs = r["runs"]["rnn"]  # each T's accuracy is the mean of its networks'
+    assert len(runs) == 5 and all(len(each) == 3 for each in runs) and abs(rnn[-1] - sum(runs[-1]) / 3) < 1e-3
     assert rnn[0] > 0.95 and rnn[-1] < lstm[-1]  # the RNN learns short memories, loses long ones
     assert rnn[-1] <= rnn[0] - 0.3 and min(lstm) > 0.9
     assert r["holds"] is True

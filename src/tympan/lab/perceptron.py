@@ -66,9 +66,11 @@ def xor(out=None, seed: int = 0) -> dict:
         given_up = torch.sigmoid(units["XOR"](tensors(_table("XOR"))[0]))[:, 0].tolist()
     holds = (all(accuracy[n] == 1.0 for n in ("AND", "OR", "NOT")) and accuracy["XOR"] <= 0.75
              and mlp_accuracy == 1.0)
+    low, high = f"{min(given_up):.2f}", f"{max(given_up):.2f}"
+    answers = f"{low} at every point" if low == high else f"between {low} and {high} at the four points"
     verdict = (f"one unit (a perceptron): AND {accuracy['AND']:.0%}, OR {accuracy['OR']:.0%}, NOT "
                f"{accuracy['NOT']:.0%}, XOR {accuracy['XOR']:.0%} (no line separates XOR, so at most 75%; "
-               f"trained on it, the unit answers {min(given_up):.2f} to {max(given_up):.2f} everywhere); "
+               f"trained on it, the unit answers {answers}); "
                f"one hidden layer of 8 sigmoid units: XOR {mlp_accuracy:.0%}")
     plot = save(_draw_xor(units, mlp), out, "xor")
     return rounded({"perceptron": accuracy, "perceptron_xor_outputs": given_up,
