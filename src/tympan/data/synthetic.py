@@ -241,13 +241,25 @@ def synthesize(class_name, rng, sr=16000):
     return clip.astype(np.float32)
 
 
+def demo_clip(class_index, clip_index, sr=16000, seed=0):
+    """Clip ``clip_index`` of class ``CLASSES[class_index]`` of the demo dataset made with ``seed``, as
+    ``make_demo`` writes it (before its 16-bit rounding): each clip has its own seed, so any one can be
+    made alone.
+
+    Examples
+    --------
+    >>> bool((demo_clip(6, 3) == synthesize("birdsong", np.random.default_rng([0, 6, 3]))).all())
+    True
+    """
+    return synthesize(CLASSES[class_index], np.random.default_rng([seed, class_index, clip_index]), sr)
+
+
 def _clip_path(root, class_index, clip_index):
     return Path(root) / CLASSES[class_index] / f"{CLASSES[class_index]}_{clip_index:03d}.wav"
 
 
 def _write_clip(root, params, class_index, clip_index):
-    rng = np.random.default_rng([params["seed"], class_index, clip_index])
-    clip = synthesize(CLASSES[class_index], rng, params["sr"])
+    clip = demo_clip(class_index, clip_index, params["sr"], params["seed"])
     sf.write(_clip_path(root, class_index, clip_index), clip, params["sr"], subtype="PCM_16", format="WAV")
 
 

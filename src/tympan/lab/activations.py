@@ -8,9 +8,8 @@ import numpy as np
 import torch
 
 from ..nn import activations as registry
-from ..train import losses
-from .common import (accuracy_of, config, examples, half_moons, rounded, save, single_threaded, tensors, train,
-                     vector_network)
+from .common import (accuracy_of, config, examples, gradients, half_moons, rounded, save, single_threaded,
+                     tensors, train, vector_network)
 
 
 def _sine(n: int = 256):
@@ -97,16 +96,6 @@ def _draw(data, curves, fits):
     return fig
 
 
-def _layer_gradients(net, data, t) -> list[float]:
-    """The norm of the loss's gradient for each dense layer's weights, input side first."""
-    x, y = tensors(data)
-    net.zero_grad()
-    losses.get(t.loss)(net(x), y).mean().backward()
-    norms = [float(m.weight.grad.norm()) for m in net.modules() if isinstance(m, torch.nn.Linear)]
-    net.zero_grad()
-    return norms
-
-
 @single_threaded
 def depth(out=None, seed: int = 0, layers: int = 10, width: int = 32, epochs: int = 30) -> dict:
     """Ten hidden layers of sigmoid units against ten of ReLUs: the gradient each layer gets at the start,
@@ -130,7 +119,9 @@ def depth(out=None, seed: int = 0, layers: int = 10, width: int = 32, epochs: in
     for unit in ("sigmoid", "relu"):
         net = vector_network([{"kind": "dense", "units": width, "activation": unit}] * layers
                              + [{"kind": "dense", "units": 2, "activation": "linear"}], 2, seed)
-        norms[unit] = _layer_gradients(net, data, t)
+        # each dense layer's weights, input side first
+        norms[unit] = [float(g.norm()) for name, g in gradients(net, data, t).items()
+                       if name.endswith("linear.weight")]
         ratio[unit] = norms[unit][0] / norms[unit][layers - 1]
         curves[unit] = train(net, data, t)
         final[unit], accuracy[unit] = curves[unit]["loss"][-1], accuracy_of(net, data)

@@ -99,6 +99,17 @@ def loss_of(network, data: ClipSet, t: TrainConfig, multi_label: bool | None = N
     return float(losses.get(t.loss)(network(x).float(), y, t.label_smoothing, multi_label).mean())
 
 
+def gradients(network, data: ClipSet, t: TrainConfig) -> dict[str, torch.Tensor]:
+    """The gradient of the mean loss ``t.loss`` over every example, for each parameter by name, at the
+    network's current weights; the network's own gradients are left at zero."""
+    x, y = tensors(data)
+    network.zero_grad()
+    losses.get(t.loss)(network(x), y).mean().backward()
+    found = {name: p.grad.detach().clone() for name, p in network.named_parameters()}
+    network.zero_grad()
+    return found
+
+
 @torch.no_grad()
 def accuracy_of(network, data: ClipSet) -> float:
     """The share of examples classified right: the largest logit, or a logit >= 0 for one sigmoid unit

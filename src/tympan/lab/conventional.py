@@ -4,24 +4,28 @@ through ``tympan compare``'s learning-curve mode, to show where deep learning ov
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .common import rounded, single_threaded
+from ..compare import FRACTIONS
+from .common import rounded, save, single_threaded
+from .convolution import CLIP_SECONDS, FRONTEND, SR
 
-FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 SVM, CNN_LABEL = "MFCC + SVM", "CNN"  # the approaches' labels in the table and the plot
-# The demo data at 8 kHz and a small CNN, so four trainings and four baselines fit in two minutes. Batch
-# norm's statistics are taken from the training batches (precise_bn off): recomputing them after each epoch
-# was a fifth of the lesson's time.
-CNN = """data: {clip_seconds: 1.5}
-frontend: {kind: logmel, sr: 8000, n_fft: 256, hop_length: 80, n_mels: 32}
-network: {kind: cnn, channels: [16, 32, 64], dropout: 0.1}
-train: {optimizer: adam, learning_rate: 0.003, batch_size: 32, epochs: 15, schedule: cosine, warmup_epochs: 1,
-        early_stopping: 0, precise_bn: false, seed: %d}
-"""
+
+
+def _cnn_config(seed: int) -> str:
+    """The small CNN's configuration file (JSON, which YAML reads): the demo data at the other audio
+    lessons' 8 kHz, so four trainings and four baselines fit in two minutes. Batch norm's statistics come
+    from the training batches (precise_bn off): recomputing them after each epoch was a fifth of the time."""
+    return json.dumps({"data": {"clip_seconds": CLIP_SECONDS}, "frontend": FRONTEND,
+                       "network": {"kind": "cnn", "channels": [16, 32, 64], "dropout": 0.1},
+                       "train": {"optimizer": "adam", "learning_rate": 0.003, "batch_size": 32, "epochs": 15,
+                                 "schedule": "cosine", "warmup_epochs": 1, "early_stopping": 0,
+                                 "precise_bn": False, "seed": seed}})
 
 
 @single_threaded
@@ -40,13 +44,13 @@ def conventional_vs_deep(out=None, seed: int = 0, n_per_class: int = 60) -> dict
         the smallest size from which the CNN stays ahead (None if it never is), "verdict", "holds", "plot"}``;
         ``holds``: the CNN is ahead at the largest size, and its lead grows from the smallest size to it.
     """
-    from ..compare import compare
+    from ..compare import compare, plot_learning_curve
     from ..data.synthetic import make_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = make_demo(tmp / "data", n_per_class=n_per_class, sr=8000, seed=seed)
-        (tmp / "cnn.yaml").write_text(CNN % seed)
+        data = make_demo(tmp / "data", n_per_class=n_per_class, sr=SR, seed=seed)
+        (tmp / "cnn.yaml").write_text(_cnn_config(seed))
         runs = Path(out) / "runs" if out is not None else tmp / "runs"
         result = compare(data, runs, [f"{SVM}=baseline", f"{CNN_LABEL}={tmp / 'cnn.yaml'}"], layout="folder",
                          sets=[f"train.seed={seed}"], fractions=FRACTIONS, progress=False)
@@ -63,11 +67,6 @@ def conventional_vs_deep(out=None, seed: int = 0, n_per_class: int = 60) -> dict
     verdict = (f"with {sizes[0]} training clips MFCC + SVM scores {baseline[0]:.1%} and the CNN {cnn[0]:.1%}; "
                f"with {sizes[-1]}, {baseline[-1]:.1%} and {cnn[-1]:.1%}: "
                + (f"the CNN is ahead from {crossover} clips on" if crossover else "the CNN never stays ahead"))
-    plot = None
-    if out is not None:
-        import shutil
-
-        plot = str(Path(out) / "conventional-vs-deep.png")
-        shutil.copyfile(result["files"]["learning_curve"], plot)
+    plot = save(plot_learning_curve(result["rows"]), out, "conventional-vs-deep")
     return rounded({"sizes": sizes, "baseline": baseline, "cnn": cnn, "crossover": crossover,
                     "verdict": verdict, "holds": holds, "plot": plot})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.synthetic import CLASSES, synthesize
+from ..data.synthetic import CLASSES, demo_clip
 from ..nn.classifier import Classifier
 from ..nn.summary import summary
 from ..train.config import Config
@@ -40,8 +40,7 @@ def demo_clips(n_per_class: int, seed: int, test_fraction: float = 0.25) -> tupl
     sets = {"train": ([], [], []), "test": ([], [], [])}
     for label, name in enumerate(CLASSES):
         for index in range(n_per_class):
-            # the seeds make_demo gives each clip, so these are the demo dataset's own clips
-            y = synthesize(name, np.random.default_rng([seed, label, index]), SR)
+            y = demo_clip(label, index, SR, seed)
             audio, targets, paths = sets["test" if index >= n_per_class - n_test else "train"]
             audio.append(y)
             targets.append(label)

@@ -8,8 +8,7 @@ import numpy as np
 import torch
 
 from ..nn import activations
-from ..train import losses
-from .common import (accuracy_of, config, examples, rounded, save, single_threaded, tensors, train,
+from .common import (accuracy_of, config, examples, gradients, rounded, save, single_threaded, tensors, train,
                      vector_network)
 
 TRUTH_TABLES = {  # inputs -> output; NOT has one input
@@ -140,7 +139,7 @@ def step_vs_sigmoid(out=None, seed: int = 0) -> dict:
     for unit, output in (("step", "step"), ("sigmoid", "linear")):
         net = vector_network([{"kind": "dense", "units": 4, "activation": unit},
                               {"kind": "dense", "units": 1, "activation": output}], 2, seed)
-        gradient = _gradient_norm(net, data, t)
+        gradient = float(torch.sqrt(sum(g.square().sum() for g in gradients(net, data, t).values())))
         history = train(net, data, t)
         curves[unit] = history
         results[unit] = {"loss_first": history["loss"][0], "loss_last": history["loss"][-1],
@@ -154,16 +153,6 @@ def step_vs_sigmoid(out=None, seed: int = 0) -> dict:
                f"{sigmoid['loss_first']:.4f} -> {sigmoid['loss_last']:.4f}, XOR {sigmoid['accuracy']:.0%}")
     plot = save(_draw_curves(curves), out, "step-vs-sigmoid")
     return rounded({**results, "epochs": t.epochs, "verdict": verdict, "holds": holds, "plot": plot}, 6)
-
-
-def _gradient_norm(net, data, t) -> float:
-    """The norm of the loss's gradient over every weight and bias, at the network's current weights."""
-    x, y = tensors(data)
-    net.zero_grad()
-    losses.get(t.loss)(net(x), y).mean().backward()
-    norm = float(torch.sqrt(sum((p.grad ** 2).sum() for p in net.parameters())))
-    net.zero_grad()
-    return norm
 
 
 def _draw_curves(curves):
