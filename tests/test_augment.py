@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from tympan.augment import AUGMENTATIONS, _phase_vocoder, build, mixup, phase_vocoder, pitch_shift
+from tympan.augment import (AUGMENTATIONS, Equalize, Reverb, _phase_vocoder, build, mixup, phase_vocoder,
+                            pitch_shift)
 from tympan.errors import ConfigError
 
 SR = 16000
@@ -32,7 +33,7 @@ def test_each_augmentation_keeps_the_shape_and_is_deterministic_under_a_seed(nam
     a = augmentation(x, SR, torch.Generator().manual_seed(1))
     b = augmentation(x, SR, torch.Generator().manual_seed(1))
     c = augmentation(x, SR, torch.Generator().manual_seed(2))
-    assert a.shape == x.shape and torch.isfinite(a).all()
+    assert a.shape == x.shape and a.dtype == x.dtype and torch.isfinite(a).all()
     assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, x)
     (never,) = build([{**_spec(name), "p": 0.0}])
     assert torch.equal(never(x, SR, torch.Generator().manual_seed(1)), x)
@@ -93,9 +94,13 @@ def test_an_augmentation_that_changes_what_labels_depend_on_is_refused():
     assert [a.name for a in build([{"name": "noise"}, {"name": "gain"}], depends_on=["key", "tempo"])] == ["noise",
                                                                                                           "gain"]
     with pytest.raises(ConfigError, match="choose one of"):
-        build([{"name": "reverb"}])
+        build([{"name": "not_an_augmentation"}])
     with pytest.raises(ConfigError, match="p=2"):
         build([{"name": "noise", "p": 2}])
+    with pytest.raises(ConfigError, match="reverb changes the room"):
+        build([{"name": "reverb"}], depends_on=["room"])
+    with pytest.raises(ConfigError, match="equalize changes the timbre"):
+        build([{"name": "noise"}, {"name": "equalize"}], depends_on=["timbre"])
 
 
 def test_noise_reaches_the_requested_snr():
@@ -121,3 +126,112 @@ def test_mixup_mixes_examples_and_targets_alike():
     assert torch.allclose(rows.sum(1), torch.ones(4)) and torch.allclose(mixed, rows)  # one-hot inputs: equal
     again, _ = mixup(x, torch.arange(4), 4, alpha=0.4, g=torch.Generator().manual_seed(0))
     assert torch.equal(mixed, again)
+
+
+def test_equalize_and_reverb_are_built_from_yaml_specs_and_refuse_bad_ranges():
+    reverb, equalize = build([{"name": "reverb", "p": 0.5, "rt60": [0.2, 0.8]},
+                              {"name": "equalize", "db": [-6, 6], "low_hz": [100, 300], "n_points": 4}])
+    assert isinstance(reverb, Reverb) and (reverb.p, reverb.rt60, reverb.drr_db) == (0.5, (0.2, 0.8), (0.0, 15.0))
+    assert isinstance(equalize, Equalize) and (equalize.db, equalize.low_hz, equalize.n_points) == ((-6.0, 6.0),
+                                                                                                  (100.0, 300.0), 4)
+    for spec, match in [({"name": "reverb", "rt60": [1.0, 0.2]}, "reverb: rt60=.* low <= high"),
+                        ({"name": "reverb", "rt60": [0, 0.5]}, "reverb: rt60=.* 0.01 <= low"),
+                        ({"name": "reverb", "drr_db": 10}, "reverb: drr_db=10 must be a range"),
+                        ({"name": "reverb", "high_rt60_ratio": 2}, "reverb: high_rt60_ratio=2"),
+                        ({"name": "equalize", "n_points": 1}, "equalize: n_points=1"),
+                        ({"name": "equalize", "band_limit_p": 1.5}, "equalize: band_limit_p=1.5"),
+                        ({"name": "equalize", "high_hz": ["a", 1]}, "equalize: high_hz=")]:
+        with pytest.raises(ConfigError, match=match):
+            build([spec])
+
+
+@pytest.mark.parametrize("name", ["equalize", "reverb"])
+def test_microphone_and_room_augmentations_keep_each_examples_rms_and_dtype(name):
+    (augmentation,) = build([{"name": name, "p": 1.0}])
+    for x in (batch(), batch().double()):
+        out = augmentation(x, SR, torch.Generator().manual_seed(4))
+        assert out.dtype == x.dtype and out.shape == x.shape
+        torch.testing.assert_close(out.square().mean(1), x.square().mean(1), rtol=1e-5, atol=0)
+    silent = torch.zeros(2, SR)
+    assert torch.equal(augmentation(silent, SR, torch.Generator().manual_seed(4)), silent)
+
+
+def _transfer_db(name_spec, seed=0):
+    """|rfft(out)| / |rfft(in)| in dB for one second of white noise through the augmentation."""
+    (augmentation,) = build([{"name": "equalize", "p": 1.0, **name_spec}])
+    x = torch.randn(1, SR, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    out = augmentation(x, SR, torch.Generator().manual_seed(seed))
+    return 20 * torch.log10(torch.fft.rfft(out[0]).abs() / torch.fft.rfft(x[0]).abs())
+
+
+def test_equalize_is_a_smooth_curve_within_the_db_range_piecewise_linear_in_log_frequency():
+    f = torch.fft.rfftfreq(SR, 1 / SR, dtype=torch.float64)
+    knots = 50.0 * (SR / 2 / 50.0) ** (torch.arange(6, dtype=torch.float64) / 5)
+    for seed in range(3):
+        gain = _transfer_db({"band_limit_p": 0.0}, seed)  # up to a constant: the RMS is restored
+        assert 1.0 < float(gain.max() - gain.min()) <= 20.0 + 1e-6
+        assert float(gain[f <= 50].std()) < 1e-6  # flat below the lowest control point
+        for a, b in zip(knots[:-1], knots[1:]):  # a straight line over log-frequency between control points
+            inside = (f > a) & (f < b)
+            logf = torch.log(f[inside])
+            design = torch.stack([logf, torch.ones_like(logf)], 1)
+            line = torch.linalg.lstsq(design, gain[inside, None]).solution
+            assert float((design @ line - gain[inside, None]).abs().max()) < 1e-6
+
+
+def test_equalize_band_limit_rolls_off_as_a_second_order_butterworth():
+    f = torch.fft.rfftfreq(SR, 1 / SR, dtype=torch.float64)[1:]
+    gain = _transfer_db({"db": [0, 0], "band_limit_p": 1.0, "low_hz": [200, 200], "high_hz": [4000, 4000]})[1:]
+    expected = -10 * torch.log10(1 + (200 / f) ** 4) - 10 * torch.log10(1 + (f / 4000) ** 4)
+    assert float((gain - expected).std()) < 1e-6
+    at = {hz: float(gain[f == hz][0] - gain[f == 1000][0]) for hz in (50, 200, 8000)}
+    assert at[50] < -23 and -3.2 < at[200] < -2.8 and at[8000] < -12  # 12 dB per octave beyond each cut
+    default = _transfer_db({"db": [0, 0], "band_limit_p": 1.0})[1:]  # any low cut in 50-400 Hz
+    assert float(default[f == 20][0] - default[f == 1000][0]) < -15
+
+
+def _t60(energy, step_seconds):
+    """T60 from the Schroeder backward-integrated energy decay curve, its slope fitted from -5 to -25 dB."""
+    curve = torch.flip(torch.cumsum(torch.flip(energy, [0]), 0), [0])
+    curve_db = 10 * torch.log10(curve / curve[0])
+    fit = (curve_db <= -5) & (curve_db >= -25)
+    t = torch.nonzero(fit).flatten().double() * step_seconds
+    slope = float(torch.linalg.lstsq(torch.stack([t, torch.ones_like(t)], 1), curve_db[fit, None]).solution[0])
+    return -60 / slope
+
+
+def _impulses(n=4):
+    y = torch.zeros(n, SR, dtype=torch.float64)
+    y[:, 0] = 1.0
+    return y
+
+
+def test_reverb_of_an_impulse_decays_at_the_drawn_rt60_after_the_direct_sound():
+    for rt60 in (0.3, 0.6):
+        (reverb,) = build([{"name": "reverb", "p": 1.0, "rt60": [rt60, rt60], "drr_db": [0, 0],
+                            "high_rt60_ratio": 1.0}])
+        out = reverb(_impulses(), SR, torch.Generator().manual_seed(6))
+        for row in out:
+            assert abs(_t60(row[1:].square(), 1 / SR) - rt60) < 0.15 * rt60  # Polack's tail
+    (default,) = build([{"name": "reverb", "p": 1.0}])
+    out = default(_impulses(8), SR, torch.Generator().manual_seed(7))
+    assert (out.abs().argmax(1) == 0).all()  # the direct sound comes first and loudest
+
+
+def test_reverb_decays_faster_above_the_crossover():
+    (reverb,) = build([{"name": "reverb", "p": 1.0, "rt60": [0.6, 0.6], "drr_db": [0, 0],
+                        "high_rt60_ratio": 0.5, "crossover_hz": 2000}])
+    out = reverb(_impulses(2), SR, torch.Generator().manual_seed(8))
+    power = torch.stft(out, 512, 128, window=torch.hann_window(512, dtype=out.dtype), center=False,
+                       return_complex=True).abs().square()  # (rows, bins, frames); 31.25 Hz bins
+    for rows in power:
+        low, high = rows[:32].sum(0)[1:], rows[96:].sum(0)[1:]  # below 1 kHz, above 3 kHz
+        assert abs(_t60(low, 128 / SR) - 0.6) < 0.2 * 0.6 and abs(_t60(high, 128 / SR) - 0.3) < 0.2 * 0.3
+
+
+def test_reverb_convolution_is_linear_without_wrap_around():
+    (reverb,) = build([{"name": "reverb", "p": 1.0, "rt60": [0.5, 0.5], "pre_delay_seconds": [0, 0]}])
+    x = torch.zeros(1, SR, dtype=torch.float64)
+    x[0, -1] = 1.0  # an impulse at the end: its tail must not come back at the start
+    out = reverb(x, SR, torch.Generator().manual_seed(9))
+    assert float(out[0, :-1].abs().max()) < 1e-12 * float(out[0, -1]) and out[0, -1] > 0

@@ -85,7 +85,7 @@ def test_show_augment_writes_each_augmentation_and_a_before_after_figure(example
     assert result.returncode == 0, result.stderr
     written = {p.rsplit("/", 1)[-1] for p in json.loads(result.stdout)["out"]}
     assert written == {"gain.wav", "noise.wav", "time_shift.wav", "time_stretch.wav", "pitch_shift.wav",
-                       "augmentations.png"}
+                       "equalize.wav", "reverb.wav", "augmentations.png"}
     assert matplotlib.image.imread(tmp_path / "aug" / "augmentations.png").shape[0] > 1000
 
 

@@ -142,12 +142,24 @@ def _run_summary(result: dict, out: Path) -> str:
     if cv and "accuracy" in cv:
         lines.append(f"cross-validation over {len(result['folds'])} folds: accuracy "
                      f"{cv['accuracy']['mean']:.4f} +- {cv['accuracy']['std']:.4f}")
+    per_group = result.get("per_group") or (result.get("test") or {}).get("per_group")
+    if per_group:
+        name = (result.get("evaluation") or {}).get("group_name", "group")
+        shown = ", ".join(f"{g} {row['accuracy']:.3f}" for g, row in list(per_group.items())[:12])
+        more = f", ... ({len(per_group)} in all, in the report)" if len(per_group) > 12 else ""
+        lines.append(f"test accuracy per {name}: {shown}{more}")
+    note = (result.get("evaluation") or {}).get("note")
+    if note:
+        lines.append(f"note: {note}")
     head = result.get("head")
     if head:
         lines.append(f"{head['classifier']} head (C={head['C']:g}) on {head['examples']} embeddings of "
                      f"{head['embedding_size']} values, fitted in {result['train_seconds']:.1f} s")
     else:
-        lines.append(f"{result['epochs']} epochs (best {result['best_epoch']}) in {result['train_seconds']:.1f} s")
+        refit = result.get("refit")
+        again = f", then {refit['epochs']} on training and validation together" if refit else ""
+        lines.append(f"{result['epochs']} epochs (best {result['best_epoch']}){again} in "
+                     f"{result['train_seconds']:.1f} s")
     if result["bad_files"]:
         lines.append(f"{len(result['bad_files'])} bad file(s) skipped, listed in the report:")
         lines += [f"  {b['path']}: {b['reason']}" for b in result["bad_files"][:10]]
@@ -404,8 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "logistic regression or a linear SVM on the frozen embeddings, stored as the output "
                             "layer (default: network)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
-    train.add_argument("--folds", action="store_true",
-                       help="cross-validate: each official fold as test in turn; mean and std in the report")
+    train.add_argument("--folds", nargs="?", const="auto", default=None, metavar="official|groups|K|auto",
+                       help="cross-validate, mean and std in the report: each official fold as test in turn "
+                            "(official), one group out per fold (groups: a speaker, a source recording...), or K "
+                            "folds of whole groups; alone, --folds means auto: official folds if the dataset has "
+                            "them, else groups (default: no cross-validation)")
     _add_json(train)
     train.set_defaults(run=cmd_train)
 

@@ -45,8 +45,9 @@ NO_ONNX = ("rnn", "lstm", "gru", "crnn")
 def _fixed_length(model) -> bool:
     from .nn.layers import Flatten
 
-    waveform = model.frontend_config["kind"] == "waveform"
-    return waveform or any(isinstance(m, Flatten) for m in model.modules())
+    # PCEN's smoother runs over blocks of frames whose count a trace fixes: its exports take one length
+    fixed_input = model.frontend_config["kind"] in ("waveform", "pcen")
+    return fixed_input or any(isinstance(m, Flatten) for m in model.modules())
 
 
 def export(model, out, format: str = "onnx") -> Path:

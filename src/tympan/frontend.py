@@ -5,6 +5,11 @@ model can start with any of them and a saved model takes a waveform (kapre's les
 Parameter names, defaults and output layout follow librosa, and so do the numbers: tests compare each
 layer with ``librosa.stft`` / ``feature.melspectrogram`` / ``power_to_db`` / ``feature.mfcc``.
 
+For robustness to new microphones, rooms and speakers: ``PCEN`` (per-channel energy normalisation, as
+``librosa.pcen``) is a front-end of its own, and ``LogMel``, ``MFCC`` and ``PCEN`` take
+``per_recording="mean"`` (cepstral mean normalisation) or ``"mean_std"`` (and variance), statistics per bin
+over each recording's own frames, so zero padding does not change them.
+
 A ``(batch, samples)`` input gives ``(batch, bins, frames)``; a 1-D input gives ``(bins, frames)``.
 Zero-padding a clip at its end does not change its first ``n_frames(len(clip))`` frames
 (``center=True`` pads with zeros anyway), which is how clips of different lengths share one batch.
@@ -110,11 +115,12 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
 
 
 def power_to_db(S: torch.Tensor, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0,
-                dims: int = 2) -> torch.Tensor:
+                dims: int = 2, frames: torch.Tensor | None = None) -> torch.Tensor:
     """``10 log10(S / ref)`` floored at ``amin`` and at ``top_db`` below each example's peak.
 
     As ``librosa.power_to_db``; the peak is taken per example over its last ``dims`` axes, so an
-    example's dB values do not depend on what else is in the batch.
+    example's dB values do not depend on what else is in the batch. ``frames``, a boolean mask
+    broadcastable to ``S``, limits the peak to the frames where it is true.
     """
     if amin <= 0:
         raise ConfigError(f"amin must be positive, got {amin}")
@@ -122,9 +128,93 @@ def power_to_db(S: torch.Tensor, ref: float = 1.0, amin: float = 1e-10, top_db: 
     if top_db is not None:
         if top_db < 0:
             raise ConfigError(f"top_db must be non-negative, got {top_db}")
-        peak = db.amax(dim=tuple(range(-dims, 0)), keepdim=True)
+        candidates = db if frames is None else db.masked_fill(~frames, -math.inf)
+        peak = candidates.amax(dim=tuple(range(-dims, 0)), keepdim=True)
         db = torch.maximum(db, peak - top_db)
     return db
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-recording normalisation: cepstral mean (and variance) normalisation over a recording's own frames
+# ---------------------------------------------------------------------------------------------
+
+PER_RECORDING = ("mean", "mean_std")
+# The smallest standard deviation divided by, in the feature's units (dB for log-mel). A bin that sits at
+# the floor in every frame has a std of float rounding (~1e-5 dB); dividing by that would turn rounding
+# into unit-size noise, while 0.01 dB is far below anything audible, so such a bin stays near 0.
+STD_FLOOR = 1e-2
+
+
+def _check_per_recording(per_recording) -> None:
+    if per_recording is not None and per_recording not in PER_RECORDING:
+        raise ConfigError(f"per_recording={per_recording!r}: choose None, 'mean' or 'mean_std'")
+
+
+def recorded_frames(y: torch.Tensor, spectrogram: "Spectrogram", n_frames: int) -> torch.Tensor:
+    """Which of ``n_frames`` frames a waveform gives before its trailing zeros, ``(..., 1, n_frames)`` bool.
+
+    True for frame ``t < spectrogram.n_frames(k)``, ``k`` one past the last non-zero sample: exactly the
+    frames the recording gives alone, however many zeros pad it (frames after them see its tail too).
+    """
+    nonzero = y != 0
+    from_end = torch.argmax(nonzero.flip(-1).to(torch.uint8), dim=-1)  # first non-zero from the end
+    length = (y.shape[-1] - from_end) * nonzero.any(-1).to(from_end.dtype)  # 0 for all zeros
+    if spectrogram.center:
+        own = 1 + length // spectrogram.hop_length
+    else:
+        own = 1 + torch.clamp(length - spectrogram.n_fft, min=0) // spectrogram.hop_length
+    t = torch.arange(n_frames, device=y.device)
+    return (t < own[..., None])[..., None, :]
+
+
+def silent_frames(S: torch.Tensor) -> torch.Tensor:
+    """Frames where every bin equals the example's minimum, ``(..., 1, frames)`` bool.
+
+    Digital silence (zero padding included) gives exactly the floor in every bin: ``amin`` or ``top_db``
+    below the peak in dB, 0 in a (mel) spectrogram or in PCEN.
+
+    Examples
+    --------
+    >>> silent_frames(torch.tensor([[-80.0, -3.0, -80.0], [-80.0, -80.0, -80.0]])).tolist()  # (bins, frames)
+    [[True, False, True]]
+    """
+    return (S == S.amin(dim=(-2, -1), keepdim=True)).all(dim=-2, keepdim=True)
+
+
+def _statistics_frames(S: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
+    """The recorded frames that are not silent; all recorded frames of an example that is silent throughout."""
+    frames = recorded & ~silent_frames(S)
+    return frames | (recorded & ~frames.any(dim=-1, keepdim=True))
+
+
+def normalize_per_recording(X: torch.Tensor, per_recording: str, frames: torch.Tensor) -> torch.Tensor:
+    """Subtract each bin's mean over an example's ``frames`` (``"mean"``), and divide by its standard
+    deviation (``"mean_std"``, floored at ``STD_FLOOR``); frames outside ``frames`` become 0.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        ``(..., bins, frames)`` features.
+    per_recording : {"mean", "mean_std"}
+        Cepstral mean normalisation, or mean and variance normalisation (population std).
+    frames : torch.Tensor
+        ``(..., 1, frames)`` bool, the frames the statistics come from.
+
+    Examples
+    --------
+    >>> X = torch.tensor([[1.0, 3.0, -80.0]])
+    >>> normalize_per_recording(X, "mean_std", torch.tensor([[True, True, False]])).tolist()
+    [[-1.0, 1.0, 0.0]]
+    """
+    count = frames.sum(dim=-1, keepdim=True).to(X.dtype)
+    mean = X.masked_fill(~frames, 0.0).sum(dim=-1, keepdim=True) / count
+    # Masked frames (padding, digital silence) carry no information, and 0 is the normalised mean: they
+    # read as "nothing here" to the network and as no change to a later dataset normalisation.
+    centred = (X - mean).masked_fill(~frames, 0.0)
+    if per_recording == "mean":
+        return centred
+    variance = centred.square().sum(dim=-1, keepdim=True) / count
+    return centred / torch.sqrt(torch.clamp(variance, min=STD_FLOOR ** 2))  # clamp first: finite gradients
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,12 +222,15 @@ def power_to_db(S: torch.Tensor, ref: float = 1.0, amin: float = 1e-10, top_db: 
 # ---------------------------------------------------------------------------------------------
 
 
+def _as_waveform(y) -> torch.Tensor:
+    return y if torch.is_tensor(y) else torch.as_tensor(np.asarray(y, dtype=np.float32))
+
+
 def _batched(forward):
     """Let a layer written for ``(batch, samples)`` take ``(samples,)`` or ``(..., samples)``."""
 
     def wrapper(self, y: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(y):
-            y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        y = _as_waveform(y)
         if y.ndim == 1:
             return forward(self, y[None])[0]
         lead = y.shape[:-1]
@@ -302,24 +395,35 @@ class LogMel(nn.Module):
         Floor on the power before the logarithm.
     top_db : float or None
         Floor each example at ``top_db`` dB below its own peak (librosa's 80); ``None`` for no floor.
+    per_recording : {None, "mean", "mean_std"}
+        Normalise each recording per mel band over time: subtract its mean (cepstral mean normalisation,
+        which removes a fixed microphone or room response), or also divide by its std (floored at
+        ``STD_FLOOR``). The statistics use the recording's own frames: not those after its last non-zero
+        sample (padding) nor digital silence (every band at the floor), which are set to 0. The peak for
+        ``top_db`` is then also taken over the recording's own frames, so padding changes nothing.
 
     Examples
     --------
     >>> import torch
     >>> LogMel(sr=8000, n_fft=512, n_mels=40)(torch.randn(2, 8000)).shape
     torch.Size([2, 40, 63])
+    >>> X = LogMel(sr=8000, n_fft=512, n_mels=40, per_recording="mean_std")(torch.randn(8000))
+    >>> round(float(X.mean(-1).abs().max()), 4), round(float(X.square().mean(-1).min()), 4)
+    (0.0, 1.0)
     """
 
     def __init__(self, sr: int = 22050, n_fft: int = 2048, hop_length: int | None = None,
                  win_length: int | None = None, window: str = "hann", center: bool = True,
                  pad_mode: str = "constant", n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
                  htk: bool = False, norm: str | None = "slaney", ref: float = 1.0, amin: float = 1e-10,
-                 top_db: float | None = 80.0):
+                 top_db: float | None = 80.0, per_recording: str | None = None):
         super().__init__()
         self.mel = MelSpectrogram(sr, n_fft, hop_length, win_length, window, center, pad_mode, 2.0,
                                   n_mels, fmin, fmax, htk, norm)
         self.ref, self.amin, self.top_db = float(ref), float(amin), top_db
         power_to_db(torch.ones(1, 1), ref, amin, top_db)  # validate the options now, not at the first batch
+        _check_per_recording(per_recording)
+        self.per_recording = per_recording
 
     @property
     def sr(self) -> int:
@@ -336,12 +440,22 @@ class LogMel(nn.Module):
     def n_frames(self, n_samples: int) -> int:
         return self.mel.n_frames(n_samples)
 
+    def decibels(self, y: torch.Tensor, recorded: torch.Tensor | None = None) -> torch.Tensor:
+        """The log-mel spectrogram without per-recording normalisation; ``recorded`` (as ``recorded_frames``)
+        limits the ``top_db`` peak to those frames."""
+        return power_to_db(self.mel(y), self.ref, self.amin, self.top_db, frames=recorded)
+
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """``(..., samples)`` -> ``(..., n_mels, frames)`` in dB."""
-        return power_to_db(self.mel(y), self.ref, self.amin, self.top_db)
+        """``(..., samples)`` -> ``(..., n_mels, frames)`` in dB (normalised when ``per_recording``)."""
+        if self.per_recording is None:
+            return self.decibels(y)
+        y = _as_waveform(y)
+        recorded = recorded_frames(y, self.mel.spectrogram, self.n_frames(y.shape[-1]))
+        S_db = self.decibels(y, recorded)
+        return normalize_per_recording(S_db, self.per_recording, _statistics_frames(S_db, recorded))
 
     def extra_repr(self) -> str:
-        return f"ref={self.ref}, amin={self.amin}, top_db={self.top_db}"
+        return f"ref={self.ref}, amin={self.amin}, top_db={self.top_db}, per_recording={self.per_recording!r}"
 
 
 class MFCC(nn.Module):
@@ -355,6 +469,8 @@ class MFCC(nn.Module):
         Coefficients kept (librosa's default 20).
     lifter : float
         Cepstral liftering ``1 + (lifter / 2) sin(pi (k + 1) / lifter)``; 0 for none.
+    per_recording : {None, "mean", "mean_std"}
+        As ``LogMel``, per coefficient; the frames the statistics use are found on the log-mel.
     **logmel
         Everything ``LogMel`` takes (``n_fft``, ``hop_length``, ``n_mels``, ``top_db``...), with its defaults.
         Note ``norm`` is the mel filters' normalisation, as in every Tympan front-end; the DCT is always
@@ -367,8 +483,11 @@ class MFCC(nn.Module):
     torch.Size([13, 63])
     """
 
-    def __init__(self, sr: int = 22050, n_mfcc: int = 20, lifter: float = 0.0, **logmel):
+    def __init__(self, sr: int = 22050, n_mfcc: int = 20, lifter: float = 0.0, per_recording: str | None = None,
+                 **logmel):
         super().__init__()
+        _check_per_recording(per_recording)
+        self.per_recording = per_recording  # here, not in the LogMel: CMVN of the coefficients, not of the bands
         self.logmel = LogMel(sr=sr, **logmel)
         n_mels = self.logmel.n_mels
         if not 0 < n_mfcc <= n_mels:
@@ -394,11 +513,146 @@ class MFCC(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``(..., samples)`` -> ``(..., n_mfcc, frames)``."""
-        S_db = self.logmel(y)
-        return torch.matmul(self.dct.to(S_db.dtype), S_db)
+        if self.per_recording is None:
+            S_db = self.logmel.decibels(y)
+            return torch.matmul(self.dct.to(S_db.dtype), S_db)
+        y = _as_waveform(y)
+        recorded = recorded_frames(y, self.logmel.mel.spectrogram, self.n_frames(y.shape[-1]))
+        S_db = self.logmel.decibels(y, recorded)
+        C = torch.matmul(self.dct.to(S_db.dtype), S_db)
+        return normalize_per_recording(C, self.per_recording, _statistics_frames(S_db, recorded))
 
     def extra_repr(self) -> str:
-        return f"n_mfcc={self.n_mfcc}, lifter={self.lifter}"
+        return f"n_mfcc={self.n_mfcc}, lifter={self.lifter}, per_recording={self.per_recording!r}"
+
+
+class PCEN(nn.Module):
+    """Per-channel energy normalisation (Wang et al. 2017) of mel magnitudes, as ``librosa.pcen``.
+
+    Each band is divided by a smoothed version of itself raised to ``gain`` (automatic gain control, which
+    takes out a band's slowly varying level: microphone, room, distance), then compressed by a root::
+
+        M = smoother(S);  P = (S / (eps + M) ** gain + bias) ** pcen_power - bias ** pcen_power
+
+    where ``S = scale * melspectrogram(power=power)`` and the smoother is ``M[t] = b S[t] + (1 - b) M[t - 1]``,
+    started at ``M[-1] = 1`` as librosa's default ``zi``. The numbers are ``librosa.pcen(S, sr=sr,
+    hop_length=hop_length, ...)`` with ``max_size=1``.
+
+    Parameters
+    ----------
+    sr, n_fft, hop_length, win_length, window, center, pad_mode, n_mels, fmin, fmax, htk, norm
+        As ``MelSpectrogram``.
+    power : float
+        Mel power: 1 for magnitudes, as librosa's PCEN examples.
+    scale : float
+        Factor on the mel spectrogram: ``2**31`` brings float audio to the range of 32-bit integers, for
+        which PCEN's defaults were tuned (librosa's advice).
+    gain, bias, pcen_power, eps : float
+        PCEN's ``alpha``, ``delta``, ``r`` and ``epsilon`` (librosa's ``gain``, ``bias``, ``power``, ``eps``).
+    time_constant : float
+        Of the smoother, in seconds.
+    b : float or None
+        The smoother's coefficient in [0, 1]; ``None`` derives it from ``time_constant``, ``sr`` and
+        ``hop_length`` as librosa does.
+    per_recording : {None, "mean", "mean_std"}
+        As ``LogMel``; silent frames are exactly 0 in PCEN.
+
+    Examples
+    --------
+    >>> import torch
+    >>> PCEN(sr=8000, n_fft=256, hop_length=80, n_mels=40)(torch.randn(2, 8000)).shape
+    torch.Size([2, 40, 101])
+    """
+
+    # The smoother runs as a matrix product over this many frames at a time, carrying its state between
+    # blocks: no Python loop over frames, and memory bounded by this squared for any length.
+    BLOCK_FRAMES = 1024
+
+    def __init__(self, sr: int = 22050, n_fft: int = 2048, hop_length: int | None = None,
+                 win_length: int | None = None, window: str = "hann", center: bool = True,
+                 pad_mode: str = "constant", n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
+                 htk: bool = False, norm: str | None = "slaney", power: float = 1.0, scale: float = 2.0 ** 31,
+                 gain: float = 0.98, bias: float = 2.0, pcen_power: float = 0.5, time_constant: float = 0.4,
+                 eps: float = 1e-6, b: float | None = None, per_recording: str | None = None):
+        super().__init__()
+        self.mel = MelSpectrogram(sr, n_fft, hop_length, win_length, window, center, pad_mode, power,
+                                  n_mels, fmin, fmax, htk, norm)
+        for name, value in (("scale", scale), ("eps", eps), ("time_constant", time_constant)):
+            if not value > 0:
+                raise ConfigError(f"PCEN {name}={value}: must be positive")
+        for name, value in (("gain", gain), ("bias", bias), ("pcen_power", pcen_power)):
+            if not value >= 0:
+                raise ConfigError(f"PCEN {name}={value}: must be non-negative")
+        if b is None:
+            t_frames = time_constant * sr / float(self.hop_length)
+            b = (math.sqrt(1 + 4 * t_frames ** 2) - 1) / (2 * t_frames ** 2)  # librosa's choice
+        elif not 0 <= b <= 1:
+            raise ConfigError(f"PCEN b={b}: choose between 0 and 1, or None to derive it from time_constant")
+        _check_per_recording(per_recording)
+        self.scale, self.gain, self.bias, self.pcen_power = float(scale), float(gain), float(bias), float(pcen_power)
+        self.time_constant, self.eps, self.b = float(time_constant), float(eps), float(b)
+        self.per_recording = per_recording
+        # M[t] = sum_k b (1 - b)^(t - k) S[k] + (1 - b)^(t + 1) M[-1]: a lower-triangular matrix and a decay,
+        # built in float64 (0^0 = 1 keeps b = 1 exact).
+        decay = (1.0 - b) ** np.arange(self.BLOCK_FRAMES + 1)
+        lag = np.arange(self.BLOCK_FRAMES)[:, None] - np.arange(self.BLOCK_FRAMES)[None, :]
+        weights = np.where(lag >= 0, b * decay[np.maximum(lag, 0)], 0.0)
+        decay = decay[1:]
+        self.register_buffer("smoother", torch.as_tensor(weights.T, dtype=torch.float32), persistent=False)
+        self.register_buffer("decay", torch.as_tensor(decay, dtype=torch.float32), persistent=False)
+
+    @property
+    def sr(self) -> int:
+        return self.mel.sr
+
+    @property
+    def n_mels(self) -> int:
+        return self.mel.n_mels
+
+    @property
+    def hop_length(self) -> int:
+        return self.mel.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        return self.mel.n_frames(n_samples)
+
+    def smooth(self, S: torch.Tensor) -> torch.Tensor:
+        """The smoother ``M`` along the last (time) axis, as ``scipy.signal.lfilter([b], [1, b - 1], S,
+        zi=lfilter_zi(...))`` (librosa's ``zi`` is not scaled by the first frame: ``M[-1] = 1``)."""
+        weights, decay = self.smoother.to(S.dtype), self.decay.to(S.dtype)
+        state = torch.ones_like(S[..., 0])
+        blocks = []
+        for start in range(0, S.shape[-1], self.BLOCK_FRAMES):
+            block = S[..., start:start + self.BLOCK_FRAMES]
+            n = block.shape[-1]
+            M = torch.matmul(block, weights[:n, :n]) + decay[:n] * state[..., None]
+            state = M[..., -1]
+            blocks.append(M)
+        return torch.cat(blocks, dim=-1)
+
+    def pcen(self, S: torch.Tensor) -> torch.Tensor:
+        """PCEN of a spectrogram ``S`` (already scaled), time last: ``librosa.pcen(S, sr=sr, hop_length=...)``."""
+        # librosa's log-space forms: stable for the large values of a scaled spectrogram.
+        smooth = torch.exp(-self.gain * (math.log(self.eps) + torch.log1p(self.smooth(S) / self.eps)))
+        if self.pcen_power == 0:
+            return torch.log1p(S * smooth)
+        if self.bias == 0:
+            return torch.exp(self.pcen_power * (torch.log(S) + torch.log(smooth)))
+        return self.bias ** self.pcen_power * torch.expm1(self.pcen_power * torch.log1p(S * smooth / self.bias))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """``(..., samples)`` -> ``(..., n_mels, frames)``."""
+        y = _as_waveform(y)
+        P = self.pcen(self.mel(y) * self.scale)
+        if self.per_recording is None:
+            return P
+        recorded = recorded_frames(y, self.mel.spectrogram, P.shape[-1])
+        return normalize_per_recording(P, self.per_recording, _statistics_frames(P, recorded))
+
+    def extra_repr(self) -> str:
+        return (f"scale={self.scale}, gain={self.gain}, bias={self.bias}, pcen_power={self.pcen_power}, "
+                f"time_constant={self.time_constant}, b={self.b:.6g}, eps={self.eps}, "
+                f"per_recording={self.per_recording!r}")
 
 
 def transform_clips(layer: nn.Module, clips, batch_size: int = 128) -> list[torch.Tensor]:
@@ -412,7 +666,7 @@ def transform_clips(layer: nn.Module, clips, batch_size: int = 128) -> list[torc
     Parameters
     ----------
     layer : nn.Module
-        A Tympan front-end (``Spectrogram``, ``MelSpectrogram``, ``LogMel``, ``MFCC``).
+        A Tympan front-end (``Spectrogram``, ``MelSpectrogram``, ``LogMel``, ``MFCC``, ``PCEN``).
     clips : sequence of np.ndarray or torch.Tensor
         Mono waveforms.
     batch_size : int
@@ -461,8 +715,10 @@ class Waveform(nn.Module):
 
 
 # The representations a model can start from, by the name a spec gives them. ``stft`` is the magnitude
-# (``power=1``), as in the lecture notes; ``mel`` is mel power, ``logmel`` its dB, ``mfcc`` its cepstrum.
-FRONTENDS = {"waveform": Waveform, "stft": Spectrogram, "mel": MelSpectrogram, "logmel": LogMel, "mfcc": MFCC}
+# (``power=1``), as in the lecture notes; ``mel`` is mel power, ``logmel`` its dB, ``mfcc`` its cepstrum,
+# ``pcen`` mel magnitudes with per-channel energy normalisation in place of the logarithm.
+FRONTENDS = {"waveform": Waveform, "stft": Spectrogram, "mel": MelSpectrogram, "logmel": LogMel, "mfcc": MFCC,
+             "pcen": PCEN}
 DEFAULT_FRONTEND = {"kind": "logmel", "sr": 16000, "n_fft": 512, "hop_length": 160, "n_mels": 64}
 
 
@@ -483,7 +739,7 @@ def build_frontend(config: dict | None = None) -> tuple[nn.Module, dict]:
     Parameters
     ----------
     config : dict or None
-        ``{"kind": "waveform" | "stft" | "mel" | "logmel" | "mfcc", "sr": ..., **layer parameters}``;
+        ``{"kind": "waveform" | "stft" | "mel" | "logmel" | "mfcc" | "pcen", "sr": ..., **layer parameters}``;
         ``None`` is ``DEFAULT_FRONTEND`` (log-mel at 16 kHz, 32 ms windows, 10 ms hops, 64 bands).
         ``sr`` is the sample rate the model takes, recorded with every front-end.
 

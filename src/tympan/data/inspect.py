@@ -119,12 +119,38 @@ def inspect(manifest: Manifest, decode: bool = True, workers: int | None = None,
         "folds": {str(k): v for k, v in usable.folds().items()},
         "groups": dict(sorted(usable.groups().items())),
         "n_groups": len(usable.groups()),
+        "group_name": usable.group_name,
+        "other_columns": list(usable.other_columns),
+        "group_hint": group_hint(usable),
         "duration_seconds": _spread(durations),
         "sample_rates": {str(k): v for k, v in sorted(Counter(i.sr for i in by_path.values()).items())},
         "channels": {str(k): v for k, v in sorted(Counter(i.channels for i in by_path.values()).items())},
         "extras": {kind: len(paths) for kind, paths in usable.extras.items()},
         "bad": [{"path": b.path, "reason": b.reason} for b in usable.bad],
     }
+
+
+def group_hint(manifest: Manifest) -> str | None:
+    """What to do when a dataset names no groups, so splits cannot keep sources apart; ``None`` if it does.
+
+    Examples
+    --------
+    >>> from tympan.data.manifest import Item
+    >>> m = Manifest("/d/list.csv", "csv", [Item("/d/a.wav", ("dog",))], ["dog"], other_columns=["speaker"])
+    >>> print(group_hint(m))
+    no group is set: none of the columns speaker is used as the group, so test and validation may share speakers, instruments or source recordings with training; if one names the source, pass --option group_column=NAME
+    """
+    if manifest.has_groups:
+        return None
+    hint = ("no group is set{}, so test and validation may share speakers, instruments or source recordings with "
+            "training; ")
+    if manifest.other_columns:
+        return (hint.format(f": none of the columns {', '.join(manifest.other_columns)} is used as the group")
+                + "if one names the source, pass --option group_column=NAME")
+    if manifest.layout == "folder":
+        return hint.format("") + ("if file names name the source, pass --option group_pattern=TEMPLATE, "
+                                  "e.g. '{digit}_{speaker}_{index}'")
+    return hint.format("") + "the dataset itself names none"
 
 
 def format_report(report: dict, max_groups: int = 12) -> str:
@@ -142,7 +168,10 @@ def format_report(report: dict, max_groups: int = 12) -> str:
     if report["groups"]:
         shown = list(report["groups"].items())[:max_groups]
         more = f", ... ({report['n_groups']} in all)" if report["n_groups"] > max_groups else ""
-        lines.append(f"groups ({report['n_groups']}): " + ", ".join(f"{g}: {n}" for g, n in shown) + more)
+        lines.append(f"{report.get('group_name', 'group')}s ({report['n_groups']}): "
+                     + ", ".join(f"{g}: {n}" for g, n in shown) + more)
+    if report.get("group_hint"):
+        lines.append(f"groups: {report['group_hint']}")
     for kind, n in report["extras"].items():
         lines.append(f"extras: {kind}: {n} files")
     splits = [s for s in ("train", "val", "test", "none") if s in report["splits"]]

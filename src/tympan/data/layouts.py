@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +29,9 @@ SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "va
                "test": "test", "testing": "test"}
 CSV_COLUMNS = ("path", "label", "split", "fold", "group", "start", "end")  # defaults of the *_column options
 CSV_REQUIRED = ("path", "label")
+# Words that name what a group is, for a template's placeholder and for hints about unused CSV columns.
+GROUP_WORDS = ("speaker", "singer", "performer", "artist", "instrument", "source", "session", "site", "recording",
+               "microphone", "room", "device", "city", "location", "user", "subject")
 
 FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.wav$", re.IGNORECASE)
 FSDD_RECORDINGS = "recordings"
@@ -53,7 +57,7 @@ SC_NAME = re.compile(r"^([^_]+)_nohash_\d+\.\w+$")
 
 # What each layout expects, for the errors that have to say so.
 EXPECTS = {
-    "folder": "root/<class>/**/<audio files> (a folder per class)",
+    "folder": "root/<class>/**/<audio files> (a folder per class; group_pattern= reads groups from names)",
     "csv": "a .csv file with columns path,label (optional split, fold, group, start, end)",
     "fsdd": "{digit}_{speaker}_{index}.wav files in root/recordings/ or root",
     "esc50": f"root/{ESC50_META.as_posix()} and root/audio/",
@@ -65,9 +69,10 @@ EXPECTS = {
 LAYOUTS: dict[str, Callable[..., Manifest]] = {}
 
 
-def layout(name: str, file: bool = False):
-    """Register ``builder(root: Path, **options) -> (items, classes, bad[, extras])`` as ``LAYOUTS[name]``:
-    a function of any path (a folder, or a file if ``file``) and options, checked, that returns a Manifest."""
+def layout(name: str, file: bool = False, group_name: str = "group"):
+    """Register ``builder(root: Path, **options) -> (items, classes, bad[, extras[, group_name[, other_columns]]])``
+    as ``LAYOUTS[name]``: a function of any path (a folder, or a file if ``file``) and options, checked, that
+    returns a Manifest. ``group_name`` says what the layout's groups are (a speaker, a source recording)."""
     def register(builder):
         options = [p for p in inspect.signature(builder).parameters if p != "root"]
 
@@ -81,7 +86,9 @@ def layout(name: str, file: bool = False):
             if root.is_file() != file:
                 raise DatasetError(f"{root}: is a {'file' if root.is_file() else 'folder'}; "
                                    f"the {name} layout expects {EXPECTS[name]}")
-            return Manifest(str(root), name, *builder(root, **kwargs))
+            found = builder(root, **kwargs)
+            manifest = Manifest(str(root), name, *found)
+            return manifest if len(found) > 4 else replace(manifest, group_name=group_name)
 
         LAYOUTS[name] = build_layout
         return build_layout
@@ -146,15 +153,73 @@ def _number(value: str, what: str, kind=int, allowed: range | None = None):
     return number
 
 
+def group_matcher(pattern: str) -> tuple[Callable[[str], str | None], str]:
+    r"""A file-name pattern that names each recording's group: a function of a file's path below its class
+    folder that returns its group (``None`` if the name does not match), and what the group is called.
+
+    A template such as ``{digit}_{speaker}_{index}`` matches a whole file name without its extension: the
+    placeholder named ``group``, or else the one named like a source (``speaker``, ``instrument``,
+    ``session``... see ``GROUP_WORDS``), is the group; the others match anything. Anything else is a regular
+    expression searched in the path below the class folder, whose named group ``group`` or first group is
+    the group.
+
+    Examples
+    --------
+    >>> group_of, name = group_matcher("{digit}_{speaker}_{index}")
+    >>> group_of("7_jackson_32.wav"), name
+    ('jackson', 'speaker')
+    >>> group_matcher(r"^(\w+?)-")[0]("alice-take3.wav")
+    'alice'
+    """
+    fields = re.findall(r"\{(\w*)\}", pattern)
+    if fields:
+        named = [f for f in fields if f == "group"] or [f for f in fields if f in GROUP_WORDS]
+        if len(named) != 1:
+            raise ConfigError(f"group_pattern={pattern!r}: name the group's place once, as {{group}} or "
+                              f"{{speaker}} (or one of {', '.join(GROUP_WORDS)}), e.g. '{{digit}}_{{speaker}}_{{index}}'")
+        regex = re.compile("^" + "".join("(?P<group>.+?)" if part == named[0] else ".*?" if i % 2 else re.escape(part)
+                                         for i, part in enumerate(re.split(r"\{(\w*)\}", pattern))) + "$")
+
+        def from_template(relative: str) -> str | None:
+            found = regex.match(Path(relative).stem)
+            return found.group("group") if found else None
+        return from_template, named[0]
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise ConfigError(f"group_pattern={pattern!r}: not a template like '{{label}}_{{group}}_{{index}}' nor a "
+                          f"regular expression ({error})") from None
+    if regex.groups < 1:
+        raise ConfigError(f"group_pattern={pattern!r}: a regular expression needs a group in parentheses, the "
+                          "part of the name that is the group, e.g. '^([a-z]+)_'")
+
+    def from_regex(relative: str) -> str | None:
+        found = regex.search(relative)
+        return (found.group("group") if "group" in regex.groupindex else found.group(1)) if found else None
+    return from_regex, "group"
+
+
 @layout("folder")
-def folder(root: Path):
-    """``root/<class>/**/<file>``: the top-level folder names the class; classes sorted."""
+def folder(root: Path, group_pattern=None):
+    """``root/<class>/**/<file>``: the top-level folder names the class; classes sorted. ``group_pattern``
+    (``group_matcher``) reads each file's group, e.g. the speaker, from its name."""
     classes = _class_dirs(root, recursive=True)
     if not classes:
         raise DatasetError(f"{root}: no class folders with files in it; "
                            f"the folder layout expects {EXPECTS['folder']}")
-    items = [Item(str(f), (name,)) for name, files in classes.items() for f in files]
-    return items, list(classes), [BadFile(str(f), "not inside a class folder") for f in _scan(root)]
+    bad = [BadFile(str(f), "not inside a class folder") for f in _scan(root)]
+    if not group_pattern:
+        return [Item(str(f), (name,)) for name, files in classes.items() for f in files], list(classes), bad
+    group_of, group_name = group_matcher(group_pattern)
+    items = []
+    for name, files in classes.items():
+        for f in files:
+            group = group_of(f.relative_to(root / name).as_posix())
+            if group is None:
+                bad.append(BadFile(str(f), f"name does not match group_pattern {group_pattern!r}"))
+            else:
+                items.append(Item(str(f), (name,), group=group))
+    return items, list(classes), bad, {}, group_name
 
 
 @layout("csv", file=True)
@@ -166,7 +231,9 @@ def csv_file(root: Path, path_column="path", label_column="label", split_column=
     required = [c for c, default in zip(columns, CSV_COLUMNS) if default in CSV_REQUIRED or c != default]
     hint = " (rename them, or name yours with options like path_column=..., label_column=...)"
     items, bad = [], []
-    for line, row in _read_table(root, required, hint):
+    rows = _read_table(root, required, hint)
+    header = list(rows[0][1]) if rows else []
+    for line, row in rows:
         where = f"line {line} of {root.name}"
         if not row[path_column]:
             bad.append(BadFile(f"{root}:{line}", f"empty {path_column!r} ({where})"))
@@ -189,10 +256,11 @@ def csv_file(root: Path, path_column="path", label_column="label", split_column=
             bad.append(BadFile(path, f"{error} ({where})"))
             continue
         items.append(Item(path, labels, SPLIT_NAMES.get(split), fold, row.get(group_column) or None, start, end))
-    return items, sorted({label for item in items for label in item.labels}), bad
+    other = [c for c in header if c not in columns]
+    return items, sorted({label for item in items for label in item.labels}), bad, {}, group_column, other
 
 
-@layout("fsdd")
+@layout("fsdd", group_name="speaker")
 def fsdd(root: Path):
     """Free Spoken Digit Dataset: label = digit, group = speaker, official split (takes 0-4 = test)."""
     items, bad = [], []
@@ -205,7 +273,7 @@ def fsdd(root: Path):
     return items, FSDD_CLASSES, bad
 
 
-@layout("esc50")
+@layout("esc50", group_name="source recording")
 def esc50(root: Path, subset="esc50"):
     """ESC-50 (or its ESC-10 subset): label = category in target order, official folds, group = source clip."""
     if subset not in ESC50_SUBSETS:
@@ -230,7 +298,7 @@ def esc50(root: Path, subset="esc50"):
     return items, _ordered(by_target), bad
 
 
-@layout("urbansound8k")
+@layout("urbansound8k", group_name="source recording")
 def urbansound8k(root: Path):
     """UrbanSound8K: label = class in classID order, official folds, group = freesound recording (fsID)."""
     items, bad, by_id = [], [], {}
@@ -274,7 +342,7 @@ def gtzan(root: Path):
     return [Item(str(f), (genre,)) for genre, files in genres.items() for f in files], list(genres), []
 
 
-@layout("speech_commands")
+@layout("speech_commands", group_name="speaker")
 def speech_commands(root: Path):
     """Google Speech Commands: label = word folder, group = speaker, split from the two official lists."""
     listed, items = {}, []  # "word/file.wav" -> (split, list file)

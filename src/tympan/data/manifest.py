@@ -80,6 +80,11 @@ class Manifest:
     extras : dict of str to list of str
         Other files that belong to the dataset but are not items, e.g. Speech Commands'
         ``background_noise`` recordings for augmentation.
+    group_name : str
+        What a group is in this dataset, in words for reports: ``"speaker"``, ``"source recording"``, or
+        the CSV column that names it.
+    other_columns : list of str
+        Columns of a CSV file that no option uses: one of them may name the groups the user forgot to set.
     """
 
     root: str
@@ -88,6 +93,8 @@ class Manifest:
     classes: list[str]
     bad: list[BadFile] = field(default_factory=list)
     extras: dict[str, list[str]] = field(default_factory=dict)
+    group_name: str = "group"
+    other_columns: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -129,6 +136,11 @@ class Manifest:
         """Items per group, for the items that have one."""
         return dict(Counter(item.group for item in self.items if item.group is not None))
 
+    @property
+    def has_groups(self) -> bool:
+        """True if any item names its group."""
+        return any(item.group is not None for item in self.items)
+
     def folds(self) -> dict[int, int]:
         """Items per fold, for the items that have one."""
         return dict(sorted(Counter(item.fold for item in self.items if item.fold is not None).items()))
@@ -137,13 +149,15 @@ class Manifest:
     def to_json(self) -> dict:
         return {"root": self.root, "layout": self.layout, "classes": self.classes,
                 "items": [asdict(item) for item in self.items],
-                "bad": [asdict(bad) for bad in self.bad], "extras": self.extras}
+                "bad": [asdict(bad) for bad in self.bad], "extras": self.extras, "group_name": self.group_name,
+                "other_columns": self.other_columns}
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
         items = [Item(**{**item, "labels": tuple(item["labels"])}) for item in data["items"]]
         return cls(data["root"], data["layout"], items, list(data["classes"]),
-                   [BadFile(**bad) for bad in data.get("bad", [])], dict(data.get("extras", {})))
+                   [BadFile(**bad) for bad in data.get("bad", [])], dict(data.get("extras", {})),
+                   data.get("group_name", "group"), list(data.get("other_columns", [])))
 
     def save(self, path) -> None:
         """Write the manifest as JSON, atomically."""

@@ -2,9 +2,13 @@
 
 The dataset's own protocol wins: an official split is kept as it is, and official folds choose the test
 fold (and the validation fold next to it). Otherwise the split is stratified by class and group-aware: no
-speaker, source recording or artist appears on two sides. The validation part imitates the test part's
-relation to training: carved group-aware when the official test set shares no group with training
-(speaker-independent protocols), by stratified sampling otherwise (FSDD's official split shares speakers).
+speaker, source recording or instrument appears on two sides. Validation is held out by group whenever
+groups are known, even where the official test set shares its groups with training (FSDD's speakers): the
+epoch and settings are then chosen for recordings from new sources, the thing that matters, and
+``train.refit`` retrains on training and validation together afterwards.
+
+``group_folds`` makes folds of whole groups (leave one group out, or k folds) for cross-validation, and
+``describe`` says in words what the test and validation scores measure.
 """
 
 from __future__ import annotations
@@ -40,11 +44,6 @@ def _holdout(items: list[Item], fraction: float, seed: int, by_group: bool) -> n
     mask = np.zeros(n, dtype=bool)
     mask[held] = True
     return mask
-
-
-def _shares_groups(a: list[Item], b: list[Item]) -> bool:
-    groups_a = {item.group for item in a if item.group is not None}
-    return any(item.group in groups_a for item in b if item.group is not None)
 
 
 def assign_splits(manifest: Manifest, val_fraction: float = 0.1, test_fraction: float = 0.2,
@@ -99,21 +98,102 @@ def assign_splits(manifest: Manifest, val_fraction: float = 0.1, test_fraction: 
     if test_fold is not None:
         raise ConfigError(f"test_fold={test_fold} given, but {manifest.root} has no folds")
 
+    by_group = manifest.has_groups
     if has_split:
         # Items without a split in a dataset that has one are training items (e.g. Speech Commands).
         items = [item if item.split else replace(item, split="train") for item in items]
-        test = [item for item in items if item.split == "test"]
-        by_group = bool(test) and not _shares_groups([i for i in items if i.split == "train"], test)
     else:
-        by_group = any(item.group is not None for item in items)
         held = _holdout(items, test_fraction, seed, by_group)
         items = [replace(item, split="test" if h else "train") for item, h in zip(items, held)]
 
     if not any(item.split == "val" for item in items):
         train_idx = [i for i, item in enumerate(items) if item.split == "train"]
         train = [items[i] for i in train_idx]
-        held = _holdout(train, val_fraction, seed + 1, by_group)
+        # one group in training cannot give a group of its own to validation: recordings, then
+        enough = len({item.group for item in train if item.group is not None}) >= 2
+        held = _holdout(train, val_fraction, seed + 1, by_group and enough)
         for i, h in zip(train_idx, held):
             if h:
                 items[i] = replace(items[i], split="val")
     return replace(manifest, items=items)
+
+
+def group_folds(manifest: Manifest, n_folds: int | None = None, seed: int = 0) -> Manifest:
+    """The items in folds of whole groups, for cross-validation on sources never heard in training:
+    ``n_folds=None`` leaves one group out per fold, an integer makes that many folds, stratified by class
+    (``StratifiedGroupKFold``). Official splits and folds are set aside: every item gets ``split=None``.
+
+    Examples
+    --------
+    >>> from tympan.data.manifest import Item, Manifest
+    >>> items = [Item(f"/x/{i}.wav", (str(i % 2),), group=f"s{i % 4}") for i in range(16)]
+    >>> folded = group_folds(Manifest("/x", "csv", items, ["0", "1"]))
+    >>> sorted({(item.group, item.fold) for item in folded.items})
+    [('s0', 1), ('s1', 2), ('s2', 3), ('s3', 4)]
+    """
+    items = manifest.items
+    missing = sum(item.group is None for item in items)
+    if missing:
+        raise DatasetError(f"{manifest.root}: {missing} of {len(items)} items have no {manifest.group_name}: folds by "
+                           "group need a group for every item (a group column, or --option group_pattern=...)")
+    groups = sorted({item.group for item in items})
+    if n_folds is None:
+        fold_of = {group: number for number, group in enumerate(groups, 1)}
+        folded = [replace(item, split=None, fold=fold_of[item.group]) for item in items]
+    else:
+        if not 3 <= n_folds <= len(groups):
+            raise ConfigError(f"--folds {n_folds}: choose between 3 and the number of {manifest.group_name}s "
+                              f"({len(groups)}), to have training, validation and test folds")
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        folded = list(items)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for number, (_, held) in enumerate(splitter.split(np.zeros(len(items)), [i.label for i in items],
+                                                              [i.group for i in items]), 1):
+                for i in held:
+                    folded[i] = replace(items[i], split=None, fold=number)
+    if len(groups) < 3:
+        raise DatasetError(f"{manifest.root}: {len(groups)} {manifest.group_name}(s); folds by group need at least "
+                           "3, for training, validation and test")
+    return replace(manifest, items=folded)
+
+
+def describe(split: Manifest) -> dict:
+    """What the test and validation scores of a split measure, in words a newcomer understands.
+
+    Returns ``{"group_name", "test", "val", "note"}``: ``test`` and ``val`` are ``"new"`` (no group shared
+    with training: a score on sources never heard), ``"known"`` (groups shared with training: a score on
+    known sources), ``"unknown"`` (no groups: it cannot be told) or ``None`` (an empty split); ``note``
+    is the warning to show once, or ``None`` when both measure new sources.
+    """
+    name = split.group_name
+    train = {item.group for item in split.items if item.split == "train" and item.group is not None}
+
+    def relation(part: str) -> str | None:
+        items = [item for item in split.items if item.split == part]
+        if not items:
+            return None
+        if all(item.group is None for item in items) or not train:
+            return "unknown"
+        return "known" if any(item.group in train for item in items) else "new"
+
+    test, val = relation("test"), relation("val")
+    note = None
+    if "unknown" in (test, val):
+        note = ("No groups are known in this dataset (speakers, instruments, source recordings, rooms), so "
+                "test and validation recordings may come from the same sources as training ones. The scores "
+                "then show how well the model recognises sources it has heard; on recordings from new sources "
+                "accuracy may be much lower.")
+        if split.other_columns:
+            note += (f" Columns not used: {', '.join(split.other_columns)}. If one names the source, pass "
+                     "--option group_column=NAME.")
+        elif split.layout == "folder":
+            note += " If file names name the source, pass --option group_pattern='{label}_{group}_{index}'."
+    elif "known" in (test, val):
+        parts = [p for p, r in (("test", test), ("validation", val)) if r == "known"]
+        note = (f"The {' and '.join(parts)} set{'s share' if len(parts) > 1 else ' shares'} its {name}s with "
+                f"training: {'they measure' if len(parts) > 1 else 'it measures'} how well known {name}s are "
+                f"recognised, not new ones.")
+        if val == "new":
+            note += f" Validation holds out whole {name}s: its score is the estimate for new {name}s."
+    return {"group_name": name, "test": test, "val": val, "note": note}

@@ -57,6 +57,9 @@ class TrainConfig:
     ``step_epochs``), ``cosine``, ``plateau`` (times ``gamma`` after ``plateau_patience`` epochs without
     progress); ``warmup_epochs`` ramps the rate up linearly first. ``early_stopping`` is a patience in
     epochs on the validation ``monitor`` (0: off); the best epoch's weights are kept either way.
+    ``refit``: once validation (held out by group when groups are known) has chosen the best epoch,
+    train afresh on training and validation together for that many epochs; the model keeps the
+    validation recordings' sources, and the report keeps the validation score of the first run.
     """
 
     loss: str = "cross_entropy"
@@ -83,6 +86,7 @@ class TrainConfig:
     cpu_bf16: bool = False
     tensorboard: bool = False
     mixup: float = 0.0
+    refit: bool = False
 
 
 @dataclass
@@ -233,7 +237,7 @@ def adapt_to_data(config: Config, sample_rates: list[int], durations: list[float
     if frontend.get("sr") is None:
         frontend["sr"] = min(16000, int(np.median(sample_rates)) if sample_rates else 16000)
     sr = int(frontend["sr"])
-    if frontend.get("kind") in ("stft", "mel", "logmel", "mfcc"):
+    if frontend.get("kind") in ("stft", "mel", "logmel", "mfcc", "pcen"):
         if frontend.get("n_fft") is None:
             frontend["n_fft"] = 2 ** round(math.log2(0.032 * sr))
         if frontend.get("hop_length") is None:

@@ -23,14 +23,21 @@ from ..errors import AudioError, TympanError
 
 @dataclass
 class ClipSet:
-    """Waveforms at the model's sample rate and their targets (indices, or 0/1 rows for multi-label)."""
+    """Waveforms at the model's sample rate and their targets (indices, or 0/1 rows for multi-label), with
+    each recording's path and group (speaker, source...; ``None`` when unknown)."""
 
     audio: list[np.ndarray]
     targets: np.ndarray
     paths: list[str]
+    groups: list | None = None
 
     def __len__(self) -> int:
         return len(self.audio)
+
+    def __add__(self, other: "ClipSet") -> "ClipSet":
+        groups = None if self.groups is None or other.groups is None else self.groups + other.groups
+        return ClipSet(self.audio + other.audio, np.concatenate([self.targets, other.targets]),
+                       self.paths + other.paths, groups)
 
     def batches(self, epoch: int, batch_size: int, clip_samples: int, seed: int, rank: int = 0, world: int = 1):
         """Shuffled ``(waveforms (batch, clip_samples), targets)`` for one epoch; this process's share.
@@ -75,8 +82,8 @@ def load_clipset(manifest: Manifest, classes: list[str], sr: int, multi_label: b
     keep = [i for i, y in enumerate(audio) if y is not None and len(y) > 0]
     empty = [BadFile(manifest.items[i].path, "empty") for i, y in enumerate(audio) if y is not None and len(y) == 0]
     targets = targets_of(manifest, classes, multi_label)
-    return (ClipSet([audio[i] for i in keep], targets[keep], [manifest.items[i].path for i in keep]),
-            bad + empty)
+    return (ClipSet([audio[i] for i in keep], targets[keep], [manifest.items[i].path for i in keep],
+                    [manifest.items[i].group for i in keep]), bad + empty)
 
 
 def load_splits(split: Manifest, sr: int, multi_label: bool, workers: int | None = None, strict: bool = False,

@@ -53,8 +53,31 @@ def evaluate_clips(model, clips, classes, multi_label: bool, loss_name: str = "c
     logits = torch.log(scores / (1 - scores)) if multi_label else torch.log(scores)
     targets = torch.from_numpy(clips.targets)
     result = classification_metrics(clips.targets, scores.numpy(), classes, multi_label=multi_label)
+    if clips.groups is not None and any(group is not None for group in clips.groups):
+        result["per_group"] = per_group_accuracy(clips.targets, scores.numpy(), clips.groups, multi_label)
     result["loss"] = float(losses.get(loss_name)(logits.float(), targets, label_smoothing, multi_label).mean())
     return result
+
+
+def per_group_accuracy(targets, scores, groups, multi_label: bool = False) -> dict:
+    """``{group: {"accuracy", "n"}}``, sorted by group: how each speaker or source fares (multi-label:
+    the share of labels decided right at 0.5). Recordings without a group are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> per_group_accuracy(np.array([0, 1, 1]), np.array([[.9, .1], [.2, .8], [.6, .4]]), ["ann", "bob", "bob"])
+    {'ann': {'accuracy': 1.0, 'n': 1}, 'bob': {'accuracy': 0.5, 'n': 2}}
+    """
+    import numpy as np
+
+    targets, scores = np.asarray(targets), np.asarray(scores)
+    right = ((scores >= 0.5) == (targets > 0.5)).mean(axis=1) if multi_label else scores.argmax(axis=1) == targets
+    table = {}
+    for group in sorted({g for g in groups if g is not None}, key=str):
+        mask = np.array([g == group for g in groups])
+        table[group] = {"accuracy": float(right[mask].mean()), "n": int(mask.sum())}
+    return table
 
 
 def _monitored(metrics: dict | None, monitor: str) -> float | None:

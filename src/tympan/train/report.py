@@ -109,7 +109,8 @@ def _confusion_split(result: dict):
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{padding:.25em .8em;border-bottom:1px solid #ddd}
 td{text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}
-pre{background:#f5f5f5;padding:1em;overflow:auto}code{background:#f5f5f5}"""
+pre{background:#f5f5f5;padding:1em;overflow:auto}code{background:#f5f5f5}
+.note{background:#fff6dd;border-left:4px solid #e0a800;padding:.6em 1em}"""
 
 
 def _cell(value) -> str:
@@ -139,14 +140,24 @@ def _splits(result: dict) -> list[tuple[str, dict]]:
     return [(split, result[split]) for split in ("test", "val") if isinstance(result.get(split), dict)]
 
 
+def _measures(evaluation: dict, split: str) -> str:
+    """Where a split's recordings come from, relative to training: new or known sources, or unknown."""
+    relation = evaluation.get(split)
+    name = evaluation.get("group_name", "group")
+    return {"new": f"new {name}s", "known": f"known {name}s"}.get(relation, "sources unknown" if relation else "–")
+
+
 def _html(result: dict, images: dict[str, str]) -> str:
     """The report page; ``images`` maps captions to base64 PNG data."""
     dataset = result.get("dataset") or {}
     parts = [f"<h1>Tympan training report</h1>\n<p>{_cell(dataset.get('path'))}</p>\n<h2>Headline</h2>\n"]
-    scores = [[split, m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"), m.get("macro_f1"), m.get("n")]
-              for split, m in _splits(result)]
-    parts.append(_table(["split", "accuracy", "balanced accuracy", "mAP", "macro-F1", "n"], scores)
-                 if scores else "<p>No evaluation split.</p>\n")
+    evaluation = result.get("evaluation") or {}
+    scores = [[split, _measures(evaluation, split), m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"),
+               m.get("macro_f1"), m.get("n")] for split, m in _splits(result)]
+    parts.append(_table(["split", "recordings from", "accuracy", "balanced accuracy", "mAP", "macro-F1", "n"],
+                        scores) if scores else "<p>No evaluation split.</p>\n")
+    if evaluation.get("note"):
+        parts.append(f'<p class="note"><strong>What these scores measure.</strong> {_cell(evaluation["note"])}</p>\n')
     parts.append(f"<p>Epochs: {_cell(result.get('epochs'))} · best epoch: {_cell(result.get('best_epoch'))}"
                  f" · training time: {_duration(result.get('train_seconds'))}</p>\n")
     for caption, data in images.items():
@@ -159,6 +170,11 @@ def _html(result: dict, images: dict[str, str]) -> str:
         parts.append(f"<h2>Per class ({html.escape(split)})</h2>\n")
         parts.append(_table(["class", "precision", "recall", "F1", "support"] + (["AP"] if multi_label else []),
                             [[name] + [row.get(k) for k in keys] for name, row in per_class.items()]))
+    per_group = result.get("per_group") or (result.get("test") or {}).get("per_group")
+    if per_group:
+        name = evaluation.get("group_name", "group")
+        parts.append(f"<h2>Test accuracy per {html.escape(name)}</h2>\n")
+        parts.append(_table([name, "accuracy", "n"], [[g, row["accuracy"], row["n"]] for g, row in per_group.items()]))
     folds = [fold["test"] for fold in result.get("folds") or [] if isinstance(fold.get("test"), dict)]
     cross_validation = result.get("cross_validation") or summarize_folds(folds)
     if cross_validation:

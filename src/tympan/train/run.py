@@ -18,7 +18,7 @@ import torch
 
 from ..data.cache import AudioCache
 from ..data.layouts import build, detect
-from ..data.splits import assign_splits
+from ..data.splits import assign_splits, describe, group_folds
 from ..errors import ConfigError, DatasetError
 from ..files import atomic_path
 from ..model_file import save_model
@@ -52,7 +52,7 @@ def prepare(data, layout: str = "auto", config_file=None, model: str | None = No
 
 
 def train(data, out, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
-          options: dict | None = None, resume: bool = False, folds: bool = False, progress: bool = True) -> dict:
+          options: dict | None = None, resume: bool = False, folds=False, progress: bool = True) -> dict:
     """Train, evaluate and write everything into ``out``; returns the ``metrics.json`` content.
 
     Parameters
@@ -67,8 +67,10 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
         ``--config FILE``, ``--model KIND``, ``--set section.key=value`` (``config.load_config``).
     resume : bool
         Continue an interrupted run from its last checkpoint.
-    folds : bool
-        Cross-validate over the dataset's official folds.
+    folds : bool, str or int
+        Cross-validate: ``"official"`` (or True) over the dataset's official folds; ``"groups"``, leave one
+        group (speaker, source...) out per fold; an integer k, k folds of whole groups; ``"auto"``, official
+        folds when the dataset has them, else one group out (up to 10 groups) or 5 group folds.
     progress : bool
         Progress bars and a line per epoch on a terminal.
     """
@@ -76,10 +78,8 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
     rank, world = _distributed()
     manifest, config = prepare(data, layout, config_file, model, sets, options)
     if folds:
+        manifest = folded(manifest, folds, config.train.seed)
         fold_ids = sorted(manifest.folds())
-        if len(fold_ids) < 3:
-            raise DatasetError(f"{data}: --folds needs a dataset with official folds (ESC-50, UrbanSound8K); "
-                               f"this one has {len(fold_ids)}")
         per_fold = []
         for fold in fold_ids:
             result = _train_split(manifest, config, out / "folds" / f"fold_{fold}", rank, world, resume, progress,
@@ -88,12 +88,36 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
         # The last fold as test is the dataset's default split: that run's model is the run's model.
         result["folds"] = per_fold
         result["cross_validation"] = summarize_folds([f["test"] for f in per_fold])
+        # every recording is tested once across the folds: the per-group table covers every group
+        by_group = {g: row for f in per_fold if f["test"] for g, row in (f["test"].get("per_group") or {}).items()}
+        if by_group:
+            result["per_group"] = dict(sorted(by_group.items(), key=lambda kv: str(kv[0])))
         if rank == 0:
             with atomic_path(out / "model.tympan") as tmp:
                 shutil.copyfile(out / "folds" / f"fold_{fold_ids[-1]}" / "model.tympan", tmp)
             write_report(out / "report", result)
         return result
     return _train_split(manifest, config, out, rank, world, resume, progress, data=data)
+
+
+def folded(manifest, folds, seed: int = 0):
+    """The manifest with the folds ``--folds`` asks for (see ``train``)."""
+    official = manifest.folds()
+    mode = "official" if folds is True else folds
+    if mode == "auto":
+        mode = "official" if len(official) >= 3 else "groups" if len(manifest.groups()) <= 10 else 5
+    if mode == "official":
+        if len(official) < 3:
+            raise DatasetError(f"{manifest.root}: --folds official needs a dataset with official folds (ESC-50, "
+                               f"UrbanSound8K); this one has {len(official)}. --folds groups leaves one "
+                               f"{manifest.group_name} out per fold")
+        return manifest
+    if mode == "groups":
+        return group_folds(manifest, None, seed)
+    try:
+        return group_folds(manifest, int(mode), seed)
+    except ValueError:
+        raise ConfigError(f"--folds {folds!r}: choose official, groups, auto or a number of group folds") from None
 
 
 def _train_split(manifest, config: Config, out: Path, rank: int, world: int, resume: bool, progress: bool,
@@ -115,29 +139,36 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
     if multi_label and config.train.monitor == "macro_f1":
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, monitor="mAP"))
     config = dataclasses.replace(config, augment=_in_dataset(config.augment, manifest.root))
-    if config.transfer.init_from:  # another task's network, or a random one, as the start
-        model, config = start_from(config, manifest.classes, multi_label, seed=config.train.seed)
-    elif config.transfer.head != "network":
+    if not config.transfer.init_from and config.transfer.head != "network":
         raise ConfigError(f"transfer.head={config.transfer.head} fits a classifier on a network's embeddings: "
                           "name the network with --init-from MODEL.tympan or --init-from random:KIND")
-    else:
-        model = Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
-                           multi_label, seed=config.train.seed)
+
+    def start(config):
+        if config.transfer.init_from:  # another task's network, or a random one, as the start
+            return start_from(config, manifest.classes, multi_label, seed=config.train.seed)
+        return Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
+                          multi_label, seed=config.train.seed), config
+
+    model, config = start(config)
     sets, bad = load_splits(split, model.sr, multi_label, d.workers, d.strict, progress and rank == 0)
     model.normalize.set_statistics(*normalisation_statistics(model, sets["train"]))
 
+    t = config.train
     if config.transfer.head != "network":  # a scikit-learn classifier on the embeddings, as the output layer
         history = fit_head(model, sets["train"], config)
     else:
         history = fit(model, sets["train"], sets["val"], config, out, resume=resume, progress=progress,
                       rank=rank, world=world)
-    t = config.train
-    result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes),
-              "val": evaluate_clips(model, sets["val"], manifest.classes, multi_label, t.loss, t.label_smoothing),
+    val = evaluate_clips(model, sets["val"], manifest.classes, multi_label, t.loss, t.label_smoothing)
+    if t.refit and len(sets["val"]) and config.transfer.head == "network":
+        model, history = _refit(start, sets["train"] + sets["val"], config, history, out, resume, progress,
+                                rank, world)
+    result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes), "val": val,
               "test": evaluate_clips(model, sets["test"], manifest.classes, multi_label, t.loss, t.label_smoothing),
-              **history, "config": config.to_dict(),
+              **history, "config": config.to_dict(), "evaluation": describe(split),
               "dataset": {"path": str(data if data is not None else manifest.root), "layout": manifest.layout,
                           "n_items": len(manifest), "splits": split.split_sizes(),
+                          "groups": manifest.group_name if manifest.has_groups else None,
                           "fingerprint": fingerprint(split)},
               "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
     if rank == 0:
@@ -147,6 +178,24 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
             "config": result["config"], "best_epoch": result["best_epoch"]})
         write_report(out / "report", result)
     return result
+
+
+def _refit(start, clips, config: Config, history: dict, out: Path, resume: bool, progress: bool,
+           rank: int, world: int) -> tuple[Classifier, dict]:
+    """A fresh model (``start(config)``, as the first run began) trained on ``clips``, training and validation
+    together, for the best epoch's number of epochs: validation held out whole groups to choose it, and now
+    those groups teach the model too."""
+    epochs = max(1, history["best_epoch"])
+    refit_config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs,
+                                                                         early_stopping=0))
+    model, _ = start(config)
+    model.normalize.set_statistics(*normalisation_statistics(model, clips))
+    empty = type(clips)([], clips.targets[:0], [], [])
+    refit = fit(model, clips, empty, refit_config, out / "refit", resume=resume, progress=progress, rank=rank,
+                world=world)
+    return model, {**history, "refit": {"epochs": refit["epochs"], "train_seconds": refit["train_seconds"],
+                                        "examples": len(clips)},
+                   "train_seconds": history["train_seconds"] + refit["train_seconds"]}
 
 
 def _in_dataset(augment: list, root) -> list:
