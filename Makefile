@@ -24,7 +24,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/frontend.py
 	$(BIN)/python benchmarks/dataset.py
 	$(BIN)/python benchmarks/models.py
-	$(BIN)/python benchmarks/fsdd.py
+	$(BIN)/python benchmarks/generalise.py
+	$(BIN)/python benchmarks/instruments.py
 	$(BIN)/python benchmarks/tutorial_vs_tympan.py
 	$(BIN)/python benchmarks/predict_long.py
 	$(BIN)/python benchmarks/predict_many.py

@@ -78,6 +78,7 @@ TEST_PROGRAMS, SPLIT_SEED = 2, 0
 GROUP = {"group_column": "program"}
 LABELS = {"baseline": "MFCC + SVM", "tutorial": "tutorial CNN", "tympan": "Tympan, default recipe",
           "nogroups": "Tympan, no group option"}
+COLUMNS = {"baseline": "MFCC + SVM", "tutorial": "tutorial CNN", "tympan": "Tympan", "nogroups": "no groups"}
 TARGET_POINTS = 15.0
 
 # family: (first program, (lowest, highest) MIDI note, the General MIDI names of its 8 programs)
@@ -157,10 +158,13 @@ def render(soundfont: Path, program: int, played, folder: Path) -> np.ndarray:
 
 
 def settings(soundfont: Path) -> dict:
-    """What the rendered clips depend on: a cache made with other settings is rendered again."""
-    return {"soundfont": str(soundfont.resolve()), "soundfont_bytes": soundfont.stat().st_size, "sr": SR,
-            "clip_seconds": CLIP_SECONDS, "hold_ms": HOLD_MS, "spacing_ms": NOTE_SPACING_MS,
-            "notes": {family: notes(family) for family in FAMILIES}, "peak": PEAK, "split_seed": SPLIT_SEED}
+    """What the rendered clips depend on, as JSON reads it back (lists, not tuples): a cache made with other
+    settings is rendered again."""
+    found = {"soundfont": str(soundfont.resolve()), "soundfont_bytes": soundfont.stat().st_size, "sr": SR,
+             "clip_seconds": CLIP_SECONDS, "hold_ms": HOLD_MS, "spacing_ms": NOTE_SPACING_MS,
+             "notes": {family: notes(family) for family in FAMILIES}, "peak": PEAK, "split_seed": SPLIT_SEED,
+             "test_programs": TEST_PROGRAMS}
+    return json.loads(json.dumps(found))
 
 
 def check_tools(soundfont: Path):
@@ -202,7 +206,8 @@ def choose_test(rows: list[dict]) -> set[str]:
     chosen = set()
     for family in FAMILIES:
         programs = sorted({row["program"] for row in rows if row["label"] == family})
-        chosen.update(str(p) for p in rng.choice(programs, size=min(TEST_PROGRAMS, len(programs) - 1), replace=False))
+        size = min(TEST_PROGRAMS, len(programs) - 1)  # a family keeps at least one training program
+        chosen.update(str(p) for p in rng.choice(programs, size=size, replace=False))
     return chosen
 
 
@@ -261,21 +266,23 @@ def run_tympan(csv_path: Path, out: Path, args, groups: bool = True) -> dict:
 
 
 def run_tutorial(csv_path: Path, out: Path, args) -> dict:
-    """tutorial_vs_tympan's dataset and loop, imported (not copied); its features are module constants
-    made for FSDD at 8 kHz, so they are set here to 16 kHz and 1.5 s clips before it runs."""
+    """tutorial_vs_tympan's dataset and loop, imported (not copied), with features at 16 kHz on 1.5 s clips."""
     sys.path.insert(0, str(BENCHMARKS))
-    import tutorial_vs_tympan as tutorial
+    try:
+        import tutorial_vs_tympan as tutorial
+    except ImportError as error:  # librosa: a dev extra, which the tutorial computes its features with
+        fail(f"the tutorial approach needs {error.name}: pip install -e '.[dev]', or leave it out of --approaches")
 
-    tutorial.FEATURES = dict(sr=SR, n_fft=512, hop_length=160, n_mels=64)
-    tutorial.CLIP_SECONDS = CLIP_SECONDS
+    features = dict(sr=SR, n_fft=512, hop_length=160, n_mels=64)
     manifest = build(csv_path, layout="csv", **GROUP)
     training = replace(manifest, items=[item for item in manifest.items if item.split != "test"])
     test = manifest.subset("test")
     settings = argparse.Namespace(epochs=args.tutorial_epochs, batch_size=32, learning_rate=1e-3, seed=0)
-    seconds, _, network, _, _ = tutorial.tutorial(training, test, settings)
+    seconds, _, network, _, _ = tutorial.tutorial(training, test, settings, features, CLIP_SECONDS)
     scores, targets = [], []
     with torch.no_grad():  # again over the test clips, for the macro-F1 and per family the function does not give
-        for x, target in torch.utils.data.DataLoader(tutorial.TutorialDataset(test), batch_size=64):
+        for x, target in torch.utils.data.DataLoader(tutorial.TutorialDataset(test, features, CLIP_SECONDS),
+                                                             batch_size=64):
             scores.append(torch.softmax(network(x), dim=1))
             targets.append(target)
     metrics = classification_metrics(torch.cat(targets).numpy(), torch.cat(scores).numpy(), manifest.classes)
@@ -294,13 +301,14 @@ def report(found: dict):
     for name, r in found.items():
         print(f"{LABELS[name]:<26}{r['accuracy']:>9.3f}{r['macro_f1']:>9.3f}{number(r['val_accuracy'], '9.3f'):>9}"
               f"{number(r['train_seconds'], '9.0f'):>9}{r['wall_seconds']:>8.0f}")
-    print(f"\ntest accuracy per family (recall){'':<6}" + "".join(f"{LABELS[n][:14]:>15}" for n in found))
+    print(f"\ntest accuracy per family{'':<10}" + "".join(f"{COLUMNS[n]:>14}" for n in found))
     for family in FAMILIES:
-        print(f"{family:<38}" + "".join(f"{r['per_family'].get(family, float('nan')):>15.3f}" for r in found.values()))
+        print(f"{family:<34}" + "".join(f"{r['per_family'].get(family, float('nan')):>14.3f}" for r in found.values()))
     if "tympan" in found:
-        programs = found["tympan"]["per_program"] or {}
-        print("\nTympan, test accuracy per unseen program: "
-              + ", ".join(f"{p} {v['accuracy']:.2f}" for p, v in programs.items()))
+        programs = list((found["tympan"]["per_program"] or {}).items())
+        print("\nTympan, test accuracy per unseen program:")
+        for i in range(0, len(programs), 3):  # three to a line
+            print("  " + "".join(f"{p:<28}{v['accuracy']:>5.2f}    " for p, v in programs[i:i + 3]).rstrip())
         references = [n for n in ("baseline", "tutorial") if n in found]
         gains = {n: 100 * (found["tympan"]["accuracy"] - found[n]["accuracy"]) for n in references}
         for n, gain in gains.items():

@@ -50,17 +50,18 @@ NETWORK = {"kind": "cnn", "channels": [16, 32, 64], "dropout": 0.3}
 class TutorialDataset(Dataset):
     """What tutorials write: decode, pad and compute features in ``__getitem__``, for every item, every epoch."""
 
-    def __init__(self, manifest):
+    def __init__(self, manifest, features=FEATURES, clip_seconds=CLIP_SECONDS):
         self.items = manifest.items
         self.index = manifest.class_index()
+        self.features, self.clip_seconds = features, clip_seconds
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, i):
-        y, sr = librosa.load(self.items[i].path, sr=FEATURES["sr"])
-        y = librosa.util.fix_length(y, size=int(CLIP_SECONDS * sr))
-        S = librosa.feature.melspectrogram(y=y, **FEATURES)
+        y, sr = librosa.load(self.items[i].path, sr=self.features["sr"])
+        y = librosa.util.fix_length(y, size=int(self.clip_seconds * sr))
+        S = librosa.feature.melspectrogram(y=y, **self.features)
         x = librosa.power_to_db(S, ref=1.0, top_db=80)
         x = (x - x.mean()) / (x.std() + 1e-6)
         return torch.from_numpy(x.astype(np.float32)), self.index[self.items[i].label]
@@ -73,13 +74,14 @@ def step(network, optimizer, x, target):
     optimizer.step()
 
 
-def tutorial(train, test, args):
+def tutorial(train, test, args, features=FEATURES, clip_seconds=CLIP_SECONDS):
     """The reference: (seconds per epoch, test accuracy, network, optimiser, one batch)."""
-    frames = 1 + int(CLIP_SECONDS * FEATURES["sr"]) // FEATURES["hop_length"]
-    network = build_network(NETWORK, (FEATURES["n_mels"], frames), len(train.classes), seed=args.seed)
+    frames = 1 + int(clip_seconds * features["sr"]) // features["hop_length"]
+    network = build_network(NETWORK, (features["n_mels"], frames), len(train.classes), seed=args.seed)
     optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate)
     torch.manual_seed(args.seed)  # the DataLoader's shuffling and dropout
-    loader = DataLoader(TutorialDataset(train), batch_size=args.batch_size, shuffle=True, num_workers=0)
+    loader = DataLoader(TutorialDataset(train, features, clip_seconds), batch_size=args.batch_size, shuffle=True,
+                        num_workers=0)
     seconds = []
     for _ in range(args.epochs):
         start = time.perf_counter()
@@ -90,7 +92,7 @@ def tutorial(train, test, args):
     network.eval()
     correct = 0
     with torch.no_grad():
-        for x, target in DataLoader(TutorialDataset(test), batch_size=64):
+        for x, target in DataLoader(TutorialDataset(test, features, clip_seconds), batch_size=64):
             correct += int((network(x).argmax(dim=1) == target).sum())
     return seconds, correct / len(test), network, optimizer, next(iter(loader))
 

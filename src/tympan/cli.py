@@ -221,6 +221,8 @@ def cmd_evaluate(args) -> int:
     m = result[args.split]
     text = (f"{args.split}: " + (f"mAP {m['mAP']:.4f}" if "mAP" in m else
                                  f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}") + f" (n={m['n']})")
+    if result.get("note"):
+        text += f"\nnote: {result['note']}"
     _emit(args, result, text)
     return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
 

@@ -382,7 +382,31 @@ class MelSpectrogram(nn.Module):
         return f"sr={self.sr}, n_mels={self.n_mels}, fmin={self.fmin}, fmax={self.fmax}, htk={self.htk}, norm={self.norm!r}"
 
 
-class LogMel(nn.Module):
+class _OnMel(nn.Module):
+    """A front-end computed from a mel spectrogram (``self.mel``, or the log-mel's): it takes the waveform
+    at the mel's sample rate and gives its frames."""
+
+    @property
+    def _mel(self) -> "MelSpectrogram":
+        return self.mel if "mel" in self._modules else self.logmel.mel
+
+    @property
+    def sr(self) -> int:
+        return self._mel.sr
+
+    @property
+    def n_mels(self) -> int:
+        return self._mel.n_mels
+
+    @property
+    def hop_length(self) -> int:
+        return self._mel.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        return self._mel.n_frames(n_samples)
+
+
+class LogMel(_OnMel):
     """Log-mel spectrogram in dB, as ``librosa.power_to_db(librosa.feature.melspectrogram(...))``.
 
     Parameters
@@ -425,20 +449,6 @@ class LogMel(nn.Module):
         _check_per_recording(per_recording)
         self.per_recording = per_recording
 
-    @property
-    def sr(self) -> int:
-        return self.mel.sr
-
-    @property
-    def n_mels(self) -> int:
-        return self.mel.n_mels
-
-    @property
-    def hop_length(self) -> int:
-        return self.mel.hop_length
-
-    def n_frames(self, n_samples: int) -> int:
-        return self.mel.n_frames(n_samples)
 
     def decibels(self, y: torch.Tensor, recorded: torch.Tensor | None = None) -> torch.Tensor:
         """The log-mel spectrogram without per-recording normalisation; ``recorded`` (as ``recorded_frames``)
@@ -458,7 +468,7 @@ class LogMel(nn.Module):
         return f"ref={self.ref}, amin={self.amin}, top_db={self.top_db}, per_recording={self.per_recording!r}"
 
 
-class MFCC(nn.Module):
+class MFCC(_OnMel):
     """Mel-frequency cepstral coefficients, as ``librosa.feature.mfcc`` (DCT-II, orthonormal).
 
     Parameters
@@ -500,16 +510,6 @@ class MFCC(nn.Module):
         self.n_mfcc, self.lifter = int(n_mfcc), float(lifter)
         self.register_buffer("dct", torch.as_tensor(basis, dtype=torch.float32), persistent=False)
 
-    @property
-    def sr(self) -> int:
-        return self.logmel.sr
-
-    @property
-    def hop_length(self) -> int:
-        return self.logmel.hop_length
-
-    def n_frames(self, n_samples: int) -> int:
-        return self.logmel.n_frames(n_samples)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """``(..., samples)`` -> ``(..., n_mfcc, frames)``."""
@@ -526,7 +526,7 @@ class MFCC(nn.Module):
         return f"n_mfcc={self.n_mfcc}, lifter={self.lifter}, per_recording={self.per_recording!r}"
 
 
-class PCEN(nn.Module):
+class PCEN(_OnMel):
     """Per-channel energy normalisation (Wang et al. 2017) of mel magnitudes, as ``librosa.pcen``.
 
     Each band is divided by a smoothed version of itself raised to ``gain`` (automatic gain control, which
@@ -601,20 +601,6 @@ class PCEN(nn.Module):
         self.register_buffer("smoother", torch.as_tensor(weights.T, dtype=torch.float32), persistent=False)
         self.register_buffer("decay", torch.as_tensor(decay, dtype=torch.float32), persistent=False)
 
-    @property
-    def sr(self) -> int:
-        return self.mel.sr
-
-    @property
-    def n_mels(self) -> int:
-        return self.mel.n_mels
-
-    @property
-    def hop_length(self) -> int:
-        return self.mel.hop_length
-
-    def n_frames(self, n_samples: int) -> int:
-        return self.mel.n_frames(n_samples)
 
     def smooth(self, S: torch.Tensor) -> torch.Tensor:
         """The smoother ``M`` along the last (time) axis, as ``scipy.signal.lfilter([b], [1, b - 1], S,

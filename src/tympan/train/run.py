@@ -228,14 +228,21 @@ def evaluate(model_path, data, layout: str = "auto", split: str = "test", option
     if unknown:
         raise DatasetError(f"{data}: label(s) the model was not trained on: {', '.join(unknown)} "
                            f"(it knows {', '.join(model.classes)})")
+    note = None
     if split != "all":
         trained = model.provenance.get("config", {}).get("data", {})
-        seed = model.provenance.get("config", {}).get("train", {}).get("seed", 0)
-        manifest = assign_splits(manifest, trained.get("val_fraction", 0.1), trained.get("test_fraction", 0.2),
-                                 trained.get("test_fold"), seed=seed).subset(split)
+        t = model.provenance.get("config", {}).get("train", {})
+        split_manifest = assign_splits(manifest, trained.get("val_fraction", 0.1), trained.get("test_fraction", 0.2),
+                                       trained.get("test_fold"), seed=t.get("seed", 0))
+        note = describe(split_manifest)["note"] if split == "test" else None
+        if split == "val" and t.get("refit"):
+            note = ("this model was trained again on the validation recordings once they had chosen its epoch "
+                    "(train.refit): this score is on recordings it has learnt from; the report keeps the score "
+                    "of the run that had not")
+        manifest = split_manifest.subset(split)
         if len(manifest) == 0:
             raise DatasetError(f"{data}: the {split} split is empty")
     clips, bad = load_clipset(manifest, model.classes, model.sr, model.multi_label, AudioCache(), workers, progress)
     metrics = evaluate_clips(model, clips, model.classes, model.multi_label)
     metrics.pop("loss", None)
-    return {split: metrics, "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
+    return {split: metrics, "note": note, "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
