@@ -84,3 +84,16 @@ def test_folds_leave_one_speaker_out_with_refit(by_digit, tmp_path):
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Test accuracy per speaker" in page and all(s in page for s in SPEAKERS)
     assert (tmp_path / "folds" / "fold_1" / "refit" / "log.jsonl").exists()
+
+
+def test_folds_modes_choose_official_or_group_folds(by_digit):
+    from tympan.errors import DatasetError
+    from tympan.train.run import folded
+
+    manifest = build(by_digit, layout="folder", group_pattern="{digit}_{speaker}_{take}")
+    assert sorted(folded(manifest, "auto").folds()) == [1, 2, 3, 4]  # no official folds: one speaker out each
+    assert sorted(folded(manifest, "3").folds()) == [1, 2, 3]
+    with pytest.raises(DatasetError, match="--folds groups leaves one speaker out"):
+        folded(manifest, "official")
+    with pytest.raises(ConfigError, match="choose official, groups, auto"):
+        folded(manifest, "speakers")
