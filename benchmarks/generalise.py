@@ -35,7 +35,7 @@ import scipy.signal
 import torch
 
 from tympan import load
-from tympan.baseline import baseline
+from tympan.train.baseline import baseline
 from tympan.model_file import load_model
 from tympan.train.config import recipe_path
 from tympan.train.run import train

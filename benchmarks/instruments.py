@@ -61,7 +61,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from tympan.baseline import baseline
+from tympan.train.baseline import baseline
 from tympan.data.layouts import build
 from tympan.train.metrics import classification_metrics
 from tympan.train.run import train

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tympan.compare import compare
+from tympan.train.compare import compare
 from tympan.data.synthetic import make_demo
 from tympan.train.run import train
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tympan.baseline import baseline, delta, mfcc_statistics
+from tympan.train.baseline import baseline, delta, mfcc_statistics
 from tympan.errors import ConfigError
 from tympan.frontend import MFCC
 from tympan.train.run import train

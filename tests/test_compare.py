@@ -9,7 +9,7 @@ import sys
 import matplotlib.image
 import pytest
 
-from tympan.compare import parse_approaches, subsample
+from tympan.train.compare import parse_approaches, subsample
 from tympan.data.layouts import build
 from tympan.data.splits import assign_splits
 from tympan.errors import ConfigError

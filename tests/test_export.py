@@ -11,7 +11,7 @@ import torch
 
 import tympan
 from tympan.errors import ConfigError
-from tympan.export import NO_ONNX, Probabilities, export
+from tympan.predict.export import NO_ONNX, Probabilities, export
 from tympan.nn import MODELS
 from tympan.nn.classifier import Classifier
 

@@ -14,7 +14,7 @@ import soundfile as sf
 
 import tympan
 from tympan.nn.classifier import Classifier
-from tympan.predict import events, find_audio, predict_files, score_windows
+from tympan.predict import events, find_audio, predict_files, score_windows, timeline
 from tympan.train.config import Config, TrainConfig
 from tympan.train.data import ClipSet, normalisation_statistics
 from tympan.train.loop import fit
@@ -149,7 +149,7 @@ def test_find_audio_reports_targets_that_match_nothing(tmp_path):
 
 def test_the_python_timeline_equals_the_command_line_events(model_file, long_recording):
     model = tympan.load_model(model_file)
-    found = model.timeline(long_recording, min_duration=1.0)
+    found = timeline(model, long_recording, min_duration=1.0)
     assert [e["label"] for e in found if e["label"] != "noise"] == ["low", "high"]
     assert found == events(score_windows(model, long_recording), CLASSES, False, min_duration=1.0)
 

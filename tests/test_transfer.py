@@ -14,7 +14,7 @@ import tympan
 from tympan.errors import ConfigError
 from tympan.nn.classifier import Classifier
 from tympan.train.run import train
-from tympan.transfer import _linear_classifier, parse_init_from
+from tympan.train.transfer import _linear_classifier, parse_init_from
 
 FRONTEND = {"kind": "logmel", "sr": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 32}
 QUICK = [f"frontend={json.dumps(FRONTEND)}", "data.clip_seconds=1.0", "train.epochs=4", "train.batch_size=16",

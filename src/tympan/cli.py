@@ -168,22 +168,25 @@ def _run_summary(result: dict, out: Path) -> str:
 
 
 def cmd_train(args) -> int:
+    from .data.cache import AudioCache
+    from .device import Parallel
     from .train.run import train
 
     sets = [*args.set, *([f"train.device={args.device}"] if args.device else []),
             *([f"transfer.init_from={json.dumps(args.init_from)}"] if args.init_from else []),
             *([f"transfer.freeze={args.freeze}"] if args.freeze else []),
             *([f"transfer.head={args.head}"] if args.head else [])]
+    parallel = Parallel.from_environment()  # under torchrun, this process among the others
     result = train(args.data, args.out, layout=args.layout, config_file=args.config, model=args.model,
                    sets=sets, options=_parse_options(args.option), resume=args.resume, folds=args.folds,
-                   progress=not args.json)
-    if int(os.environ.get("RANK", "0")) == 0:
+                   progress=not args.json, parallel=parallel, cache=AudioCache())
+    if parallel.writes:
         _emit(args, result, _run_summary(result, Path(args.out)))
     return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK
 
 
 def cmd_baseline(args) -> int:
-    from .baseline import baseline
+    from .train.baseline import baseline
 
     result = baseline(args.data, args.out, layout=args.layout, classifier=args.classifier, config_file=args.config,
                       sets=args.set, options=_parse_options(args.option), n_mfcc=args.n_mfcc, progress=not args.json)
@@ -196,7 +199,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import FRACTIONS, compare, table
+    from .train.compare import FRACTIONS, compare, table
 
     approaches = [a for part in args.recipes for a in part.split(",") if a.strip()]
     fractions = None
@@ -235,7 +238,7 @@ def cmd_predict(args) -> int:
     from .model_file import load_model
     from .predict import predict_files, rows
 
-    from .train.loop import pick_device
+    from .device import pick_device
 
     model = load_model(args.model, device=pick_device(args.device))
     threshold = args.threshold
@@ -278,8 +281,8 @@ def cmd_predict(args) -> int:
 
 def cmd_embed(args) -> int:
     from .model_file import load_model
-    from .train.loop import pick_device
-    from .transfer import embed_files, write_embeddings
+    from .device import pick_device
+    from .predict.embed import embed_files, write_embeddings
 
     model = load_model(args.model, device=pick_device(args.device))
     matrix, files, bad = embed_files(model, args.paths, window_seconds=args.window, hop_seconds=args.hop,
@@ -295,7 +298,7 @@ def cmd_embed(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export
+    from .predict.export import export
     from .model_file import load_model
 
     out = export(load_model(args.model), args.out, args.format)

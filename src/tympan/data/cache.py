@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio import load
+from ..defaults import default_workers
 from ..errors import AudioError
 from .manifest import BadFile, Item
 
@@ -148,7 +149,7 @@ class AudioCache:
             except AudioError as error:
                 return None, BadFile(item.path, error.reason)
 
-        workers = workers or min(8, os.cpu_count() or 1)
+        workers = workers or default_workers()
         # Threads suffice: libsndfile, soxr and file reads release the GIL.
         with ThreadPoolExecutor(workers) as pool:
             results = list(tqdm(pool.map(one, items), total=len(items), desc=f"decoding at {sr} Hz",

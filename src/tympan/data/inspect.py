@@ -7,7 +7,6 @@ channels as a dict with a stable schema (``SCHEMA``), which ``tympan datasets in
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from ..audio import AudioInfo, info, load
+from ..defaults import default_workers
 from ..errors import AudioError, DatasetError
 from .manifest import BadFile, Manifest
 
@@ -53,7 +53,7 @@ def check(manifest: Manifest, decode: bool = True, workers: int | None = None,
         One per usable item, in order, with its header.
     """
     paths = list(dict.fromkeys(item.path for item in manifest.items))
-    workers = workers or min(8, os.cpu_count() or 1)
+    workers = workers or default_workers()
     with ThreadPoolExecutor(workers) as pool:
         results = list(tqdm(pool.map(lambda p: _check_one(p, decode), paths), total=len(paths),
                             desc="checking audio", unit="file", leave=False,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import FRACTIONS
+from ..train.compare import FRACTIONS
 from .common import rounded, save, single_threaded
 from .convolution import CLIP_SECONDS, FRONTEND, SR
 
@@ -44,7 +44,7 @@ def conventional_vs_deep(out=None, seed: int = 0, n_per_class: int = 60) -> dict
         the smallest size from which the CNN stays ahead (None if it never is), "verdict", "holds", "plot"}``;
         ``holds``: the CNN is ahead at the largest size, and its lead grows from the smallest size to it.
     """
-    from ..compare import compare, plot_learning_curve
+    from ..train.compare import compare, plot_learning_curve
     from ..data.synthetic import make_demo
 
     with tempfile.TemporaryDirectory() as tmp:

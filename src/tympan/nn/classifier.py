@@ -182,19 +182,6 @@ class Classifier(nn.Module):
                 y = resample(y, int(sr), self.sr)
         return self.predict_waveforms([y], batch_size)[0].numpy()
 
-    def timeline(self, path, window_seconds: float | None = None, hop_seconds: float | None = None,
-                 threshold=0.5, smooth: int = 3, min_duration: float = 0.0) -> list[dict]:
-        """Events in a recording of any length: ``[{"file", "start", "end", "label", "score"}]``.
-
-        The recording is decoded block by block and scored in windows (``window_seconds``, default the
-        clip length; ``hop_seconds``, default half of it); see ``tympan.predict.events`` for how window
-        scores become events.
-        """
-        from ..predict import events, score_windows  # the prediction stage, which builds on this one
-
-        scored = score_windows(self, path, window_seconds, hop_seconds)
-        return events(scored, self.classes, self.multi_label, threshold, smooth, min_duration)
-
     @torch.no_grad()
     def predict_waveforms(self, waveforms, batch_size: int = 64) -> torch.Tensor:
         """Probabilities ``(n, n_classes)`` for mono waveforms already at ``self.sr``, each scored as

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..audio import info
+from ..defaults import default_workers
 from ..data.cache import AudioCache
 from ..data.manifest import BadFile, Manifest
 from ..errors import AudioError, TympanError
@@ -86,13 +87,13 @@ def load_clipset(manifest: Manifest, classes: list[str], sr: int, multi_label: b
                     [manifest.items[i].group for i in keep]), bad + empty)
 
 
-def load_splits(split: Manifest, sr: int, multi_label: bool, workers: int | None = None, strict: bool = False,
-                progress: bool = False) -> tuple[dict[str, ClipSet], list[BadFile]]:
+def load_splits(split: Manifest, sr: int, multi_label: bool, cache: AudioCache, workers: int | None = None,
+                strict: bool = False, progress: bool = False) -> tuple[dict[str, ClipSet], list[BadFile]]:
     """The train, val and test ``ClipSet``s of a split manifest, decoded at ``sr`` through the cache, and
     every bad file (the manifest's and the undecodable ones). ``strict`` makes any bad file an error."""
     from ..errors import DatasetError
 
-    cache, sets, bad = AudioCache(), {}, list(split.bad)
+    sets, bad = {}, list(split.bad)
     for name in ("train", "val", "test"):
         sets[name], found = load_clipset(split.subset(name), split.classes, sr, multi_label, cache, workers, progress)
         bad += found
@@ -114,7 +115,7 @@ def scan_headers(manifest: Manifest, workers: int | None = None) -> tuple[list[i
         length = header.duration if item.end is None else item.end - (item.start or 0.0)
         return header.sr, length
 
-    with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(workers or default_workers()) as pool:
         found = [r for r in pool.map(one, manifest.items) if r is not None]
     return [r[0] for r in found], [r[1] for r in found]
 

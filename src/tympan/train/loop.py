@@ -1,21 +1,20 @@
 """The training loop, in plain sight: forward -> loss -> backward -> optimiser step, epoch after epoch.
 
-Around it, each a small explicit call: validation and the best epoch's weights, early stopping, the
-learning-rate schedule, a checkpoint after every epoch (``--resume`` continues from it and ends exactly
-where an uninterrupted run ends, on CPU), a metrics line per epoch in ``log.jsonl``, and data-parallel
-training under ``torchrun`` (gradients averaged across processes by DDP; only rank 0 writes files).
+``fit`` is the outline: each epoch is ``one_epoch`` (a ``train_step`` per batch), validation,
+``choose_best`` (the schedule, the best epoch's weights, early stopping) and ``Run.end_epoch`` (checkpoint
+and log, in ``checkpoint.py``). Data-parallel training under ``torchrun`` averages gradients across
+processes by DDP; only the first process writes files.
 
-Reproducibility: shuffling and crops come from ``(seed, epoch)`` (``data.ClipSet.batches``) and dropout from
-``torch.manual_seed(seed, epoch)`` at the start of each epoch, so an epoch does not depend on what ran
+Reproducibility: shuffling and crops come from ``(seed, epoch)`` (``data.ClipSet.batches``), augmentation
+from ``(seed, epoch, batch)`` and dropout from a generator seeded by ``(seed, epoch)`` at the start of each
+epoch (forked, so the caller's global generator is left as it was): an epoch does not depend on what ran
 before it. On CUDA, cuDNN's convolution and recurrent kernels are not bit-for-bit deterministic, so GPU
 runs agree only to within rounding.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,23 +25,11 @@ from tqdm import tqdm
 
 from ..augment import build as build_augmentations
 from ..augment import mixup
+from ..device import Parallel, pick_device
 from ..errors import ConfigError
-from ..files import atomic_path, write_text
 from . import losses
+from .checkpoint import Run, _cpu_state
 from .metrics import classification_metrics
-from .optim import make_optimizer, make_schedule
-
-CHECKPOINT = "last.pt"
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name!r}: no CUDA device is available here; use cpu or auto")
-    return device
-
 
 def evaluate_clips(model, clips, classes, multi_label: bool, loss_name: str = "cross_entropy",
                    label_smoothing: float = 0.0, batch_size: int = 64) -> dict | None:
@@ -90,10 +77,6 @@ def _monitored(metrics: dict | None, monitor: str) -> float | None:
         raise ConfigError(f"train.monitor={monitor!r}: choose one of loss, "
                           f"{', '.join(k for k, v in metrics.items() if isinstance(v, float))}")
     return metrics[monitor]
-
-
-def _cpu_state(module) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
 def train_step(network, features, targets, optimizer, t, multi_label: bool | None = False,
@@ -152,7 +135,7 @@ def train_step(network, features, targets, optimizer, t, multi_label: bool | Non
 
 
 def fit(model, train, val, config, out: Path | None = None, resume: bool = False, progress: bool = True,
-        rank: int = 0, world: int = 1) -> dict:
+        parallel: Parallel = Parallel()) -> dict:
     """Train ``model`` (a ``Classifier``) on ``train``, choosing the best epoch on ``val``.
 
     Parameters
@@ -164,13 +147,13 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
     config : Config
         The resolved configuration (``config.train`` drives the loop).
     out : Path or None
-        The run folder: ``checkpoints/last.pt`` and ``log.jsonl`` are written there by rank 0.
+        The run folder: ``checkpoints/last.pt`` and ``log.jsonl`` are written there by the first process.
     resume : bool
         Continue from ``out/checkpoints/last.pt`` when it exists.
     progress : bool
         A progress bar per epoch on a terminal.
-    rank, world : int
-        This process and the number of data-parallel processes (``torch.distributed`` initialised).
+    parallel : Parallel
+        This process among the data-parallel ones (``torch.distributed`` initialised when there are several).
 
     Returns
     -------
@@ -179,126 +162,103 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
         The model holds the best epoch's weights.
     """
     t = config.train
-    device = pick_device(t.device, int(os.environ.get("LOCAL_RANK", 0)))
-    model.to(device)
+    _check(t)
+    model.to(pick_device(t.device, parallel.local_rank))
+    run = Run(model, config, out, parallel, resume)
+    augmentations = build_augmentations(config.augment, config.data.depends_on, sr=model.sr)
+    for epoch in range(run.state["epoch"] + 1, t.epochs + 1):
+        if run.state["stopped_early"]:
+            break
+        started = time.perf_counter()
+        line = one_epoch(run, train, epoch, augmentations, progress)
+        if t.precise_bn:
+            recompute_batch_norm(model, train, epoch, t, run.device)
+        val_metrics = evaluate_clips(model, val, model.classes, model.multi_label, t.loss, t.label_smoothing)
+        line["learning_rate"] = run.optimizer.param_groups[0]["lr"]
+        choose_best(run, val_metrics, -line["train_loss"], epoch)
+        line["seconds"] = time.perf_counter() - started
+        if val_metrics is not None:
+            line.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
+        run.end_epoch(line)
+        if progress and parallel.writes:
+            _print_epoch(line, val_metrics, t)
+    return run.finish()
+
+
+def _check(t) -> None:
     losses.get(t.loss)  # an unknown loss fails here, before anything is written
-    multi_label, classes = model.multi_label, model.classes
     if t.batch_size < 0 or t.epochs < 1:
         raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) and train.epochs >= 1; got "
                           f"{t.batch_size} and {t.epochs}")
-    optimizer = make_optimizer(model.parameters(), t)
-    schedule = make_schedule(optimizer, t)
-    network = model.network
-    if world > 1:
-        network = torch.nn.parallel.DistributedDataParallel(model.network)
-    # bfloat16 for the network: on CUDA by default (amp), on CPU when asked (cpu_bf16: 1.6x faster steps
-    # on CPUs with native bfloat16, such as AVX512-BF16 or AMX, at slightly different numbers)
-    amp = (t.amp and device.type == "cuda") or (t.cpu_bf16 and device.type == "cpu")
-    writes = out is not None and rank == 0
-    checkpoint_path = out / "checkpoints" / CHECKPOINT if out is not None else None
-    config_json = json.dumps(config.to_dict(), sort_keys=True)
 
-    state = {"epoch": 0, "best_epoch": 0, "best_score": -math.inf, "waiting": 0, "stopped_early": False,
-             "history": [], "best_state": None}
-    if resume and checkpoint_path is not None and checkpoint_path.exists():
-        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if saved["config"] != config_json:
-            raise ConfigError(f"{checkpoint_path}: made with another configuration; resume with the same "
-                              "options, or start afresh in another --out folder")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        state.update({k: saved[k] for k in ("epoch", "best_epoch", "best_score", "waiting", "stopped_early",
-                                              "best_state")})
-        state["history"] = json.loads(saved["history"])
-    if writes:
-        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        _trim_log(out / "log.jsonl", state["epoch"])
-    writer = _tensorboard(out) if t.tensorboard and writes else None
-    per_batch = t.batch_size or len(train)
-    augmentations = build_augmentations(config.augment, config.data.depends_on, sr=model.sr)
+
+def one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> dict:
+    """One pass over the training set, a ``train_step`` per batch: ``{"epoch", "train_loss",
+    "train_accuracy"}`` over every process's examples."""
+    t = run.config.train
+    # this epoch's dropout from (seed, epoch), whatever ran before it; the caller's generator is left as it was
+    with torch.random.fork_rng([run.device] if run.device.type == "cuda" else []):
+        torch.manual_seed(t.seed * 1_000_003 + epoch)
+        return _one_epoch(run, train, epoch, augmentations, progress)
+
+
+def _one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> dict:
+    t, model, parallel = run.config.train, run.model, run.parallel
+    model.train()
     on_waves = [a for a in augmentations if a.stage == "waveform"]
     on_features = [a for a in augmentations if a.stage == "spectrogram"]
+    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, examples
+    batches = augmented(train.batches(epoch, t.batch_size, model.clip_samples, t.seed, parallel.rank, parallel.world),
+                        on_waves, model.sr, (t.seed * 1_000_003 + epoch) * 100_003 + parallel.rank)
+    bar = tqdm(batches, total=math.ceil(len(train) / (t.batch_size or len(train))), desc=f"epoch {epoch}/{t.epochs}",
+               unit="batch", leave=False, disable=not (progress and parallel.writes and sys.stderr.isatty()))
+    for waves, targets, global_size, g in bar:
+        waves, targets = waves.to(run.device), targets.to(run.device)
+        features = model.features(waves)  # the front-end stays in float32, also under mixed precision
+        for augmentation in on_features:
+            features = augmentation(features, model.sr, g)
+        if t.mixup > 0:
+            features, targets = mixup(features, targets, len(model.classes), t.mixup, g)
+        logits, per_example = train_step(run.network, features, targets, run.optimizer, t, model.multi_label,
+                                         global_size, parallel.world, run.amp)
+        totals += torch.tensor([per_example.sum().item(), _correct(logits, targets, model.multi_label),
+                                len(targets)], dtype=torch.float64)
+        bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}")
+    if parallel.world > 1:
+        torch.distributed.all_reduce(totals)
+    return {"epoch": epoch, "train_loss": totals[0].item() / totals[2].item(),
+            "train_accuracy": totals[1].item() / totals[2].item()}
 
-    for epoch in range(state["epoch"] + 1, t.epochs + 1):
-        if state["stopped_early"]:
-            break
-        started = time.perf_counter()
-        torch.manual_seed(t.seed * 1_000_003 + epoch)  # this epoch's dropout, whatever ran before it
-        model.train()
-        totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, examples
-        batches = augmented(train.batches(epoch, t.batch_size, model.clip_samples, t.seed, rank, world),
-                            on_waves, model.sr, (t.seed * 1_000_003 + epoch) * 100_003 + rank)
-        bar = tqdm(batches, total=math.ceil(len(train) / per_batch), desc=f"epoch {epoch}/{t.epochs}",
-                   unit="batch", leave=False, disable=not (progress and rank == 0 and sys.stderr.isatty()))
-        for waves, targets, global_size, g in bar:
-            waves, targets = waves.to(device), targets.to(device)
-            features = model.features(waves)  # the front-end stays in float32, also under mixed precision
-            for augmentation in on_features:
-                features = augmentation(features, model.sr, g)
-            if t.mixup > 0:
-                features, targets = mixup(features, targets, len(classes), t.mixup, g)
-            # forward -> loss -> backward -> step
-            logits, per_example = train_step(network, features, targets, optimizer, t, multi_label, global_size,
-                                             world, amp)
-            totals += torch.tensor([per_example.sum().item(), _correct(logits, targets, multi_label),
-                                    len(targets)], dtype=torch.float64)
-            bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}")
-        if world > 1:
-            torch.distributed.all_reduce(totals)
-        if t.precise_bn:
-            recompute_batch_norm(model, train, epoch, t, device)
-        val_metrics = evaluate_clips(model, val, classes, multi_label, t.loss, t.label_smoothing)
-        score = _monitored(val_metrics, t.monitor)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        if t.schedule == "plateau":
-            schedule.step(score if score is not None else -totals[0].item() / totals[2].item())
-        else:
-            schedule.step()
-        if score is None or score > state["best_score"]:
-            state.update(best_epoch=epoch, best_score=score if score is not None else -math.inf, waiting=0,
-                         best_state=_cpu_state(model))
-        else:
-            state["waiting"] += 1
-            state["stopped_early"] = bool(t.early_stopping and state["waiting"] >= t.early_stopping)
-        line = {"epoch": epoch, "train_loss": totals[0].item() / totals[2].item(),
-                "train_accuracy": totals[1].item() / totals[2].item(), "learning_rate": learning_rate,
-                "seconds": time.perf_counter() - started}
-        if val_metrics is not None:
-            line.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
-        state["history"].append(line)
-        state["epoch"] = epoch
-        if writes:
-            with atomic_path(checkpoint_path) as tmp:  # an interruption leaves the previous checkpoint whole
-                torch.save({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
-                            "schedule": schedule.state_dict(), "config": config_json,
-                            "history": json.dumps(state["history"]),
-                            **{k: state[k] for k in ("epoch", "best_epoch", "best_score", "waiting",
-                                                      "stopped_early", "best_state")}}, tmp)
-            with open(out / "log.jsonl", "a", encoding="utf-8") as log:
-                log.write(json.dumps(line) + "\n")
-            if writer is not None:
-                for key, value in line.items():
-                    if key != "epoch":
-                        writer.add_scalar(key, value, epoch)
-        if progress and rank == 0:
-            shown = f"val {t.monitor} {val_metrics[t.monitor]:.4f}" if val_metrics and t.monitor in val_metrics else ""
-            print(f"epoch {epoch}/{t.epochs}: train loss {line['train_loss']:.4f}, accuracy "
-                  f"{line['train_accuracy']:.4f}; {shown} ({line['seconds']:.1f} s)", file=sys.stderr)
-    if writer is not None:
-        writer.close()
-    if state["best_state"] is not None:
-        model.load_state_dict(state["best_state"])
-    return {"history": state["history"], "best_epoch": state["best_epoch"], "epochs": state["epoch"],
-            "stopped_early": state["stopped_early"],
-            "train_seconds": sum(line["seconds"] for line in state["history"])}
+
+def choose_best(run: Run, val_metrics: dict | None, train_score: float, epoch: int) -> None:
+    """Step the schedule, keep the weights of the best epoch so far on validation (the last epoch when
+    there is no validation) and count the epochs without progress for early stopping."""
+    t, state = run.config.train, run.state
+    score = _monitored(val_metrics, t.monitor)
+    if t.schedule == "plateau":
+        run.schedule.step(score if score is not None else train_score)
+    else:
+        run.schedule.step()
+    if score is None or score > state["best_score"]:
+        state.update(best_epoch=epoch, best_score=score if score is not None else -math.inf, waiting=0,
+                     best_state=_cpu_state(run.model))
+    else:
+        state["waiting"] += 1
+        state["stopped_early"] = bool(t.early_stopping and state["waiting"] >= t.early_stopping)
+
+
+def _print_epoch(line: dict, val_metrics: dict | None, t) -> None:
+    shown = f"val {t.monitor} {val_metrics[t.monitor]:.4f}" if val_metrics and t.monitor in val_metrics else ""
+    print(f"epoch {line['epoch']}/{t.epochs}: train loss {line['train_loss']:.4f}, accuracy "
+          f"{line['train_accuracy']:.4f}; {shown} ({line['seconds']:.1f} s)", file=sys.stderr)
 
 
 def augmented(batches, on_waves, sr: int, seed: int):
     """``(waves, targets, global_size, g)`` of each batch, its waveforms augmented one batch ahead in a
-    thread while the network learns from the batch before (on FSDD's recipe a third of an epoch's time,
-    which the thread hides). Each batch has its own generator ``g``, seeded by ``seed`` and the batch's
-    number, and goes on to the spectrogram augmentations and mixup: the numbers do not depend on timing."""
+    thread while the network learns from the batch before: on a GPU the CPU's augmentation then overlaps the
+    network's work instead of adding to it (on 2 CPU cores, where both compete, FSDD's recipe gains 4%).
+    Each batch has its own generator ``g``, seeded by ``seed`` and the batch's number, and goes on to the
+    spectrogram augmentations and mixup: the numbers do not depend on timing."""
     def prepare(number, batch):
         waves, targets, global_size = batch
         g = torch.Generator().manual_seed(seed + number * 101)
@@ -357,21 +317,3 @@ def _correct(logits, targets, multi_label: bool) -> int:
             return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
         truth = targets.argmax(dim=1) if targets.ndim == 2 else targets  # mixup's rows: the larger share
         return int((logits.argmax(dim=1) == truth).sum())
-
-
-def _trim_log(path: Path, last_epoch: int) -> None:
-    """Keep the log lines of the epochs the checkpoint holds: a run killed after logging an epoch but
-    before its checkpoint would otherwise log that epoch twice."""
-    if not path.exists():
-        return
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-             if line.strip() and json.loads(line)["epoch"] <= last_epoch]
-    write_text(path, "".join(line + "\n" for line in lines))
-
-
-def _tensorboard(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ConfigError("train.tensorboard needs the tensorboard package: pip install tensorboard") from None
-    return SummaryWriter(str(out / "tensorboard"))

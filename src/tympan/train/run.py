@@ -10,34 +10,39 @@ with each official fold as the test fold and reports the mean and standard devia
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 
-import torch
 
 from ..data.cache import AudioCache
+from ..device import Parallel
 from ..data.layouts import build, detect
 from ..data.splits import assign_splits, describe, group_folds
 from ..errors import ConfigError, DatasetError
 from ..files import atomic_path
 from ..model_file import save_model
 from ..nn.classifier import Classifier
-from ..transfer import fit_head, start_from
 from .config import Config, adapt_to_data, load_config
 from .data import fingerprint, load_clipset, load_splits, normalisation_statistics, scan_headers
 from .loop import evaluate_clips, fit
 from .metrics import summarize_folds
 from .report import write_report
+from .transfer import fit_head, start_from
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); initialises the process group when run under ``torchrun`` with several processes."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend)
-    return (torch.distributed.get_rank() if world > 1 else 0), world
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What a training job is given by its entry point instead of finding it in globals: the processes it
+    runs among, the audio cache, whether to resume and whether to show progress."""
+
+    parallel: Parallel = Parallel()
+    cache: AudioCache | None = None
+    resume: bool = False
+    progress: bool = True
+
+    @property
+    def shows(self) -> bool:
+        return self.progress and self.parallel.writes
 
 
 def prepare(data, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
@@ -52,7 +57,8 @@ def prepare(data, layout: str = "auto", config_file=None, model: str | None = No
 
 
 def train(data, out, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
-          options: dict | None = None, resume: bool = False, folds=False, progress: bool = True) -> dict:
+          options: dict | None = None, resume: bool = False, folds=False, progress: bool = True,
+          parallel: Parallel | None = None, cache: AudioCache | None = None) -> dict:
     """Train, evaluate and write everything into ``out``; returns the ``metrics.json`` content.
 
     Parameters
@@ -73,17 +79,21 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
         folds when the dataset has them, else one group out (up to 10 groups) or 5 group folds.
     progress : bool
         Progress bars and a line per epoch on a terminal.
+    parallel : Parallel or None
+        The data-parallel processes; None: from ``torchrun``'s environment (``Parallel.from_environment``).
+    cache : AudioCache or None
+        Where decoded audio is kept; None: ``AudioCache()``, the default folder.
     """
     out = Path(out)
-    rank, world = _distributed()
+    context = Context(parallel or Parallel.from_environment(), cache or AudioCache(), resume, progress)
     manifest, config = prepare(data, layout, config_file, model, sets, options)
     if folds:
         manifest = folded(manifest, folds, config.train.seed)
         fold_ids = sorted(manifest.folds())
         per_fold = []
         for fold in fold_ids:
-            result = _train_split(manifest, config, out / "folds" / f"fold_{fold}", rank, world, resume, progress,
-                                  test_fold=fold, data=data)
+            result = _train_split(manifest, config, out / "folds" / f"fold_{fold}", context, test_fold=fold,
+                                  data=data)
             per_fold.append({"fold": fold, "test": result["test"], "val": result["val"]})
         # The last fold as test is the dataset's default split: that run's model is the run's model.
         result["folds"] = per_fold
@@ -92,12 +102,12 @@ def train(data, out, layout: str = "auto", config_file=None, model: str | None =
         by_group = {g: row for f in per_fold if f["test"] for g, row in (f["test"].get("per_group") or {}).items()}
         if by_group:
             result["per_group"] = dict(sorted(by_group.items(), key=lambda kv: str(kv[0])))
-        if rank == 0:
+        if context.parallel.writes:
             with atomic_path(out / "model.tympan") as tmp:
                 shutil.copyfile(out / "folds" / f"fold_{fold_ids[-1]}" / "model.tympan", tmp)
             write_report(out / "report", result)
         return result
-    return _train_split(manifest, config, out, rank, world, resume, progress, data=data)
+    return _train_split(manifest, config, out, context, data=data)
 
 
 def folded(manifest, folds, seed: int = 0):
@@ -120,8 +130,7 @@ def folded(manifest, folds, seed: int = 0):
         raise ConfigError(f"--folds {folds!r}: choose official, groups, auto or a number of group folds") from None
 
 
-def _train_split(manifest, config: Config, out: Path, rank: int, world: int, resume: bool, progress: bool,
-                 test_fold=None, data=None) -> dict:
+def _train_split(manifest, config: Config, out: Path, context: Context, test_fold=None, data=None) -> dict:
     d = config.data
     split = assign_splits(manifest, d.val_fraction, d.test_fraction, test_fold if test_fold is not None else d.test_fold,
                           seed=config.train.seed)
@@ -150,19 +159,18 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
                           multi_label, seed=config.train.seed), config
 
     model, config = start(config)
-    sets, bad = load_splits(split, model.sr, multi_label, d.workers, d.strict, progress and rank == 0)
+    sets, bad = load_splits(split, model.sr, multi_label, context.cache, d.workers, d.strict, context.shows)
     model.normalize.set_statistics(*normalisation_statistics(model, sets["train"]))
 
     t = config.train
     if config.transfer.head != "network":  # a scikit-learn classifier on the embeddings, as the output layer
         history = fit_head(model, sets["train"], config)
     else:
-        history = fit(model, sets["train"], sets["val"], config, out, resume=resume, progress=progress,
-                      rank=rank, world=world)
+        history = fit(model, sets["train"], sets["val"], config, out, context.resume, context.progress,
+                      context.parallel)
     val = evaluate_clips(model, sets["val"], manifest.classes, multi_label, t.loss, t.label_smoothing)
     if t.refit and len(sets["val"]) and config.transfer.head == "network":
-        model, history = _refit(start, sets["train"] + sets["val"], config, history, out, resume, progress,
-                                rank, world)
+        model, history = _refit(start, sets["train"] + sets["val"], config, history, out, context)
     result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes), "val": val,
               "test": evaluate_clips(model, sets["test"], manifest.classes, multi_label, t.loss, t.label_smoothing),
               **history, "config": config.to_dict(), "evaluation": describe(split),
@@ -171,7 +179,7 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
                           "groups": manifest.group_name if manifest.has_groups else None,
                           "fingerprint": fingerprint(split)},
               "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
-    if rank == 0:
+    if context.parallel.writes:
         model.cpu()
         save_model(model, out / "model.tympan", provenance={
             "dataset": result["dataset"], "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},
@@ -180,8 +188,7 @@ def _train_split(manifest, config: Config, out: Path, rank: int, world: int, res
     return result
 
 
-def _refit(start, clips, config: Config, history: dict, out: Path, resume: bool, progress: bool,
-           rank: int, world: int) -> tuple[Classifier, dict]:
+def _refit(start, clips, config: Config, history: dict, out: Path, context: Context) -> tuple[Classifier, dict]:
     """A fresh model (``start(config)``, as the first run began) trained on ``clips``, training and validation
     together, for the best epoch's number of epochs: validation held out whole groups to choose it, and now
     those groups teach the model too."""
@@ -191,8 +198,7 @@ def _refit(start, clips, config: Config, history: dict, out: Path, resume: bool,
     model, _ = start(config)
     model.normalize.set_statistics(*normalisation_statistics(model, clips))
     empty = type(clips)([], clips.targets[:0], [], [])
-    refit = fit(model, clips, empty, refit_config, out / "refit", resume=resume, progress=progress, rank=rank,
-                world=world)
+    refit = fit(model, clips, empty, refit_config, out / "refit", context.resume, context.progress, context.parallel)
     return model, {**history, "refit": {"epochs": refit["epochs"], "train_seconds": refit["train_seconds"],
                                         "examples": len(clips)},
                    "train_seconds": history["train_seconds"] + refit["train_seconds"]}
@@ -213,7 +219,7 @@ def _headline(metrics: dict | None) -> dict | None:
 
 
 def evaluate(model_path, data, layout: str = "auto", split: str = "test", options: dict | None = None,
-             workers: int | None = None, progress: bool = True) -> dict:
+             workers: int | None = None, progress: bool = True, cache: AudioCache | None = None) -> dict:
     """Score a saved model on a dataset with the same labels: ``{split: metrics}``.
 
     ``split`` is ``test``, ``val``, ``train`` (as the dataset's split, made as training made it) or ``all``.
@@ -242,7 +248,8 @@ def evaluate(model_path, data, layout: str = "auto", split: str = "test", option
         manifest = split_manifest.subset(split)
         if len(manifest) == 0:
             raise DatasetError(f"{data}: the {split} split is empty")
-    clips, bad = load_clipset(manifest, model.classes, model.sr, model.multi_label, AudioCache(), workers, progress)
+    clips, bad = load_clipset(manifest, model.classes, model.sr, model.multi_label, cache or AudioCache(), workers,
+                              progress)
     metrics = evaluate_clips(model, clips, model.classes, model.multi_label)
     metrics.pop("loss", None)
     return {split: metrics, "note": note, "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}

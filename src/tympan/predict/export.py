@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import ConfigError
-from .files import atomic_path
+from ..errors import ConfigError
+from ..files import atomic_path
+from ..nn.layers import Flatten
 
 FORMATS = ("onnx", "torchscript")
 
@@ -43,8 +44,6 @@ NO_ONNX = ("rnn", "lstm", "gru", "crnn")
 
 
 def _fixed_length(model) -> bool:
-    from .nn.layers import Flatten
-
     # PCEN's smoother runs over blocks of frames whose count a trace fixes: its exports take one length
     fixed_input = model.frontend_config["kind"] in ("waveform", "pcen")
     return fixed_input or any(isinstance(m, Flatten) for m in model.modules())

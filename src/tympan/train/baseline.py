@@ -21,9 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.splits import assign_splits
-from .errors import ConfigError, DatasetError
-from .frontend import MFCC, transform_clips
+from ..data.cache import AudioCache
+from ..data.splits import assign_splits
+from ..errors import ConfigError, DatasetError
+from ..frontend import MFCC, transform_clips
+from .config import adapt_to_data
+from .data import fingerprint, load_splits, scan_headers
+from .metrics import classification_metrics
+from .report import write_report
+from .run import prepare
 
 N_MFCC = 20
 
@@ -95,7 +101,8 @@ def mfcc_statistics(waveforms, sr: int, n_mfcc: int = N_MFCC, **logmel) -> np.nd
 
 
 def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_file=None, sets=(),
-             options: dict | None = None, n_mfcc: int = N_MFCC, progress: bool = True) -> dict:
+             options: dict | None = None, n_mfcc: int = N_MFCC, progress: bool = True,
+             cache: AudioCache | None = None) -> dict:
     """Fit the conventional baseline on a dataset's training split and score it as ``tympan train`` does.
 
     Parameters
@@ -109,6 +116,8 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
         RBF SVM, random forest or k nearest neighbours.
     n_mfcc : int
         MFCCs per frame.
+    cache : AudioCache or None
+        Where decoded audio is kept (None: the default folder).
 
     Returns
     -------
@@ -117,12 +126,6 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
         split, the grid search and the final fit), and ``baseline``: the grid, the chosen parameters and
         their cross-validated score.
     """
-    from .train.config import adapt_to_data
-    from .train.data import fingerprint, load_splits, scan_headers
-    from .train.metrics import classification_metrics
-    from .train.report import write_report
-    from .train.run import prepare
-
     if classifier not in CLASSIFIERS:
         raise ConfigError(f"baseline classifier {classifier!r}: choose one of {', '.join(CLASSIFIERS)}")
     manifest, config = prepare(data, layout, config_file, None, sets, options)
@@ -138,7 +141,7 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
     frontend = {k: v for k, v in config.frontend.items() if k != "kind"}
     sr = int(frontend.pop("sr"))
     multi_label = manifest.multilabel if d.multi_label is None else d.multi_label
-    sets_, bad = load_splits(split, sr, multi_label, d.workers, d.strict, progress)
+    sets_, bad = load_splits(split, sr, multi_label, cache or AudioCache(), d.workers, d.strict, progress)
 
     started = time.perf_counter()
     X = mfcc_statistics(sets_["train"].audio, sr, n_mfcc, **frontend)

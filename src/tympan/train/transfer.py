@@ -27,9 +27,12 @@ import time
 import numpy as np
 import torch
 
-from .errors import ConfigError, ModelFileError
-from .nn.classifier import Classifier
-from .nn.models import network_spec
+from ..device import pick_device
+from ..errors import ConfigError, ModelFileError
+from ..model_file import load_model
+from ..nn.classifier import Classifier
+from ..nn.models import network_spec
+from .loop import recompute_batch_norm
 
 HEADS = ("network", "logistic", "svm")
 FREEZE = ("backbone", "none")
@@ -87,8 +90,6 @@ def start_from(config, classes, multi_label: bool, seed: int | None):
         spec = dict(source, init="random-frozen") if freeze == "backbone" else source
         model = Classifier(config.frontend, spec, classes, clip_seconds, multi_label, seed=seed)
     else:
-        from .model_file import load_model
-
         try:
             trained = load_model(source)
         except ModelFileError as error:
@@ -138,7 +139,6 @@ def fit_head(model: Classifier, clips, config, progress: bool = False) -> dict:
         Shaped as ``tympan.train.loop.fit``'s result (no epochs), with ``head``: the classifier, its ``C``,
         the cross-validated accuracy and the number of examples.
     """
-    from .train.loop import pick_device, recompute_batch_norm
 
     started = time.perf_counter()
     t = config.train
@@ -241,90 +241,3 @@ def _temperature(logits: np.ndarray, labels: np.ndarray, multi_label: bool) -> f
         return float(torch.nn.functional.cross_entropy(scaled, labels_t.long()))
 
     return float(np.exp(minimize_scalar(loss, bounds=(-5.0, 5.0), method="bounded").x))
-
-
-def embed_files(model: Classifier, targets, window_seconds=None, hop_seconds=None, batch_size: int = 64,
-                progress: bool = False) -> tuple[np.ndarray, list[str], list[dict]]:
-    """The embedding of every file ``targets`` name (files, folders, globs), the mean over its windows.
-
-    Clips (one window at most) are decoded in parallel and embedded in shared batches; longer recordings
-    are streamed block by block (``tympan.predict.score_windows``), so memory stays bounded.
-
-    Returns
-    -------
-    (embeddings (n_files, embedding_size) float32, file paths in row order, bad inputs ``[{"path", "reason"}]``)
-    """
-    import os
-    import sys
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm import tqdm
-
-    from .audio import info, load
-    from .errors import AudioError
-    from .predict import find_audio, score_windows
-
-    files, missing = find_audio(targets)
-    bad = [{"path": t, "reason": r} for t, r in missing]
-    window = model.clip_seconds if window_seconds is None else float(window_seconds)
-    rows: list[np.ndarray | None] = [None] * len(files)
-
-    def decode(path):
-        try:
-            if info(path).duration <= window:
-                return load(path, sr=model.sr)[0], None
-            return None, None  # long: streamed below
-        except AudioError as error:
-            return None, error.reason
-
-    model.eval()
-    bar = tqdm(total=len(files), desc="embedding", unit="file", disable=not (progress and sys.stderr.isatty()))
-    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        for first in range(0, len(files), 256):
-            chunk = list(range(first, min(first + 256, len(files))))
-            decoded = list(pool.map(decode, [files[i] for i in chunk]))
-            clips = [(i, y) for i, (y, _) in zip(chunk, decoded) if y is not None and len(y)]
-            if clips:
-                values = model.embed_waveforms([y for _, y in clips], batch_size).numpy()
-                for (i, _), row in zip(clips, values):
-                    rows[i] = row
-            for i, (y, reason) in zip(chunk, decoded):
-                if reason is not None or (y is not None and not len(y)):
-                    bad.append({"path": str(files[i]), "reason": reason or "empty"})
-                elif y is None:
-                    try:
-                        with torch.no_grad():
-                            rows[i] = score_windows(model, files[i], window_seconds, hop_seconds, batch_size,
-                                                    output=model.embed).clip_scores()
-                    except AudioError as error:
-                        bad.append({"path": str(files[i]), "reason": error.reason})
-                bar.update(1)
-    bar.close()
-    kept = [i for i, row in enumerate(rows) if row is not None]
-    size = model.network.embedding_size
-    matrix = np.stack([rows[i] for i in kept]).astype(np.float32) if kept else np.zeros((0, size), np.float32)
-    return matrix, [str(files[i]) for i in kept], bad
-
-
-def write_embeddings(path, matrix: np.ndarray, files: list[str]):
-    """``.npy`` (the matrix; the file names, in row order, in ``<name>.files.txt`` beside it) or ``.csv``
-    (``path`` then one column per value), written atomically. Returns the paths written."""
-    import csv
-    import io
-    from pathlib import Path
-
-    from .files import atomic_path, write_text
-
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(["path", *(f"e{k}" for k in range(matrix.shape[1]))])
-        writer.writerows([name, *(f"{v:.7g}" for v in row)] for name, row in zip(files, matrix))
-        return [write_text(path, text.getvalue())]
-    if path.suffix.lower() != ".npy":
-        raise ConfigError(f"--out {path}: write embeddings to a .npy or a .csv file")
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, matrix)
-    listing = path.with_name(path.stem + ".files.txt")
-    return [path, write_text(listing, "".join(name + "\n" for name in files))]

@@ -25,8 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, TympanError
-from .files import write_text
+from ..errors import ConfigError, TympanError
+from ..data.splits import assign_splits
+from ..display import save_figure
+from ..files import write_text
+from .baseline import CLASSIFIERS, baseline
+from .config import RECIPES, recipe_path
+from .run import prepare, train
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
@@ -51,8 +56,6 @@ class Approach:
         return self.spec.partition(":")[2] if self.spec.startswith("baseline:") else None
 
     def config_file(self, layout: str) -> Path:
-        from .train.config import RECIPES, recipe_path
-
         if self.spec == "auto":
             return recipe_path(layout)
         if (RECIPES / f"{self.spec}.yaml").is_file():
@@ -61,22 +64,14 @@ class Approach:
 
     def run(self, data: Path, out: Path, layout: str, sets, progress: bool) -> dict:
         if self.classifier is not None:  # the MFCCs at the sample rate and frames of the dataset's recipe
-            from .baseline import baseline
-            from .train.config import recipe_path
-
             return baseline(data, out, layout="csv", classifier=self.classifier, config_file=recipe_path(layout),
                             sets=sets, progress=progress)
-        from .train.run import train
-
         return train(data, out, layout="csv", config_file=self.config_file(layout), sets=sets, progress=progress)
 
 
 def parse_approaches(texts) -> list[Approach]:
     """``["baseline", "aug=recipes/aug.yaml", ...]`` as approaches, each checked: an unknown recipe or a
     missing file is a ``ConfigError`` naming it."""
-    from .baseline import CLASSIFIERS
-    from .train.config import RECIPES
-
     approaches = []
     for text in texts:
         label, sep, spec = str(text).partition("=")
@@ -133,10 +128,6 @@ def compare(data, out, approaches, layout: str = "auto", options: dict | None = 
         "val_accuracy", "train_seconds", "seconds", "error"}], "failed": [...]}``; an approach that fails
         is reported with its error and the others still run.
     """
-    from .data.splits import assign_splits
-    from .display import save_figure
-    from .train.run import prepare
-
     out = Path(out)
     approaches = parse_approaches(a if isinstance(a, str) else f"{a.label}={a.spec}" for a in approaches)
     manifest, config = prepare(data, layout, options=options)
@@ -202,7 +193,7 @@ def _number(value, width: int) -> str:
 
 def plot_comparison(rows: list[dict]):
     """Test accuracy and macro-F1 per approach, as grouped bars, training seconds written above."""
-    from .display import plt
+    from ..display import plt
 
     labels = [r["approach"] for r in rows]
     x = np.arange(len(rows))
@@ -223,7 +214,7 @@ def plot_comparison(rows: list[dict]):
 
 def plot_learning_curve(rows: list[dict]):
     """Test accuracy against the number of training recordings, one line per approach."""
-    from .display import plt
+    from ..display import plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
     for label in dict.fromkeys(r["approach"] for r in rows):

@@ -1,0 +1,43 @@
+"""What every augmentation shares: the registry by name, the ``Augmentation`` base with its probability, a
+seeded uniform draw, and cropping or padding to a batch's length."""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError
+
+
+AUGMENTATIONS: dict[str, type] = {}
+
+
+def register(name: str):
+    def add(cls):
+        cls.name = name
+        AUGMENTATIONS[name] = cls
+        return cls
+    return add
+
+
+def _uniform(g: torch.Generator, low: float, high: float, n: int) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=g, dtype=torch.float64)
+
+
+class Augmentation:
+    """Applied to each example with probability ``p``. ``stage`` is ``"waveform"`` or ``"spectrogram"``."""
+
+    stage = "waveform"
+    changes: tuple[str, ...] = ()
+
+    def __init__(self, p: float = 0.5):
+        if not 0 <= p <= 1:
+            raise ConfigError(f"augmentation {self.name}: p={p} must be a probability in [0, 1]")
+        self.p = float(p)
+
+    def chosen(self, g: torch.Generator, n: int) -> torch.Tensor:
+        return torch.rand(n, generator=g) < self.p
+
+
+def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
+    """Crop or zero-pad to ``n`` samples: a batch keeps its shape."""
+    return y[:n] if len(y) >= n else torch.nn.functional.pad(y, (0, n - len(y)))

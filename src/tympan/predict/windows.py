@@ -1,0 +1,155 @@
+"""A recording's windows and their scores, and the timeline of events they make.
+
+A recording is decoded block by block (``audio.stream``) at the model's sample rate and cut into windows
+(by default the model's clip length, every half clip); windows are scored in batches, so memory stays
+bounded whatever the recording's length. Its timeline turns the windows' scores into events: smoothed over
+a few windows, thresholded per class, short events dropped and close ones merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..audio import stream
+from ..errors import AudioError, ConfigError
+
+
+@dataclass
+class WindowScores:
+    """Per-window scores of one recording: window ``i`` covers ``starts[i] ... starts[i] + window_seconds``."""
+
+    path: str
+    duration: float
+    window_seconds: float
+    hop_seconds: float
+    starts: np.ndarray
+    scores: np.ndarray  # (windows, classes)
+    notes: list[str] = field(default_factory=list)
+
+    def clip_scores(self) -> np.ndarray:
+        return self.scores.mean(axis=0)
+
+
+@torch.no_grad()
+def score_windows(model, path, window_seconds: float | None = None, hop_seconds: float | None = None,
+                  batch_size: int = 64, block_seconds: float = 30.0, output=None) -> WindowScores:
+    """Decode ``path`` block by block and score windows of it with ``model`` (a ``Classifier``).
+
+    Memory holds one block, one window and one batch, whatever the recording's length. A recording
+    shorter than a window is padded with zeros to one window (and says so in ``notes``); the last window
+    ends at the recording's end, so no part of it is left out. ``output`` (a function of a batch of
+    windows) replaces the class probabilities, e.g. ``model.embed``.
+    """
+    if output is None:
+        def output(clips):
+            return model.scores(model(clips))
+    window_seconds = model.clip_seconds if window_seconds is None else float(window_seconds)
+    hop_seconds = window_seconds / 2 if hop_seconds is None else float(hop_seconds)
+    if not (window_seconds > 0 and hop_seconds > 0):
+        raise ConfigError(f"window and hop must be positive seconds, got {window_seconds} and {hop_seconds}")
+    sr = model.sr
+    window, hop = max(1, round(window_seconds * sr)), max(1, round(hop_seconds * sr))
+    device = next(model.parameters()).device
+    model.eval()
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0  # samples of the recording before buffer[0]
+    next_start, total, last_start = 0, 0, None
+    starts, scores, batch, batch_starts = [], [], [], []
+
+    def flush():
+        if batch:
+            scores.append(output(torch.from_numpy(np.stack(batch)).to(device)).float().cpu().numpy())
+            starts.extend(batch_starts)
+            batch.clear()
+            batch_starts.clear()
+
+    peak = 0.0
+    for block in stream(path, sr=sr, block_seconds=block_seconds):
+        total += len(block)
+        peak = max(peak, float(np.abs(block).max(initial=0.0)))
+        buffer = np.concatenate([buffer, block])
+        while next_start + window <= offset + len(buffer):
+            a = next_start - offset
+            batch.append(buffer[a:a + window])
+            batch_starts.append(next_start)
+            last_start = next_start
+            next_start += hop
+            if len(batch) == batch_size:
+                flush()
+        keep = max(0, min(next_start - offset, len(buffer) - window))  # the last window's samples stay
+        buffer, offset = buffer[keep:], offset + keep
+    notes = []
+    if total == 0:
+        raise AudioError(path, "empty")
+    if total < window:
+        batch.append(np.pad(buffer, (0, window - len(buffer))))
+        batch_starts.append(0)
+        if total < window / 2:  # a clip a little short of the clip length is what models are trained on
+            notes.append(f"very short ({total / sr:.2f} s for {window_seconds:g} s windows): padded with silence")
+    elif last_start + window < total:
+        last = total - window  # a last window ending at the end; the buffer still holds its samples
+        batch.append(buffer[last - offset:last - offset + window])
+        batch_starts.append(last)
+    flush()
+    if peak == 0.0:
+        notes.append("silent: every sample is zero")
+    return WindowScores(str(path), total / sr, window_seconds, hop_seconds,
+                        np.asarray(starts, dtype=np.float64) / sr, np.concatenate(scores), notes)
+
+
+def events(result: WindowScores, classes, multi_label: bool, threshold=0.5, smooth: int = 3,
+           min_duration: float = 0.0, merge_gap: float | None = None) -> list[dict]:
+    """Labelled segments from per-window scores: ``{"file", "start", "end", "label", "score"}``.
+
+    Scores are smoothed by a moving average over ``smooth`` windows. A window is active for a class when
+    its smoothed score reaches ``threshold`` (a number, or ``{class: threshold}``) and, for a single-label
+    model, the class is the window's best. Each window speaks for the ``hop`` around its centre, so a
+    run of active windows spans from the first one's centre minus half a hop to the last one's centre
+    plus half a hop (the first window reaching back to 0 s, the last to the end). Runs closer than ``merge_gap`` (default one hop) merge;
+    runs shorter than ``min_duration`` seconds are dropped. ``score`` is the run's highest smoothed score.
+    """
+    scores = result.scores
+    if smooth > 1 and len(scores) > 1:
+        kernel = np.ones(smooth) / smooth
+        padded = np.pad(scores, ((smooth // 2, smooth - 1 - smooth // 2), (0, 0)), mode="edge")
+        scores = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(scores.shape[1])], 1)
+    thresholds = np.array([threshold.get(c, 0.5) if isinstance(threshold, dict) else threshold for c in classes])
+    active = scores >= thresholds
+    if not multi_label:
+        active &= scores == scores.max(axis=1, keepdims=True)
+    hop, gap = result.hop_seconds, result.hop_seconds if merge_gap is None else merge_gap
+    centres = result.starts + result.window_seconds / 2
+    # the first window also speaks for the recording's start, the last for its end
+    lower = np.maximum(0.0, centres - hop / 2)
+    upper = np.minimum(result.duration, centres + hop / 2)
+    lower[0], upper[-1] = 0.0, result.duration
+    found = []
+    for c, label in enumerate(classes):
+        runs = []
+        for i in np.flatnonzero(active[:, c]):
+            start, end = lower[i], upper[i]
+            if runs and start - runs[-1][1] <= gap + 1e-9:
+                runs[-1][1], runs[-1][2] = end, max(runs[-1][2], scores[i, c])
+            else:
+                runs.append([start, end, scores[i, c]])
+        found += [{"file": result.path, "start": round(s, 3), "end": round(e, 3), "label": label,
+                   "score": round(float(p), 4)} for s, e, p in runs if e - s >= min_duration]
+    return sorted(found, key=lambda row: (row["start"], row["label"]))
+
+
+def timeline(model, path, window_seconds: float | None = None, hop_seconds: float | None = None,
+             threshold=0.5, smooth: int = 3, min_duration: float = 0.0) -> list[dict]:
+    """Events in a recording of any length: ``[{"file", "start", "end", "label", "score"}]``.
+
+    The recording is decoded block by block and scored in windows (``window_seconds``, default the
+    clip length; ``hop_seconds``, default half of it); see ``events`` for how window scores become events.
+
+    Examples
+    --------
+    >>> found = timeline(model, "field-recording.flac", min_duration=1.0)  # doctest: +SKIP
+    """
+    scored = score_windows(model, path, window_seconds, hop_seconds)
+    return events(scored, model.classes, model.multi_label, threshold, smooth, min_duration)
