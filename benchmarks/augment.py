@@ -65,8 +65,8 @@ def main():
     one_epoch = ["train.epochs=1", "train.precise_bn=false", "train.warmup_epochs=0"]
     plain = load_config("fsdd", CONFIGS / "cnn.yaml", sets=one_epoch)
     augmented = load_config("fsdd", CONFIGS / "cnn_augment.yaml", sets=one_epoch)
-    heavy = dataclasses.replace(augmented, augment=[{"name": "pitch_shift", "p": 1.0, "semitones": [-3, 3]},
-                                                    {"name": "time_stretch", "p": 1.0, "rate": [0.85, 1.15]},
+    heavy = dataclasses.replace(augmented, augment=[{"kind": "pitch_shift", "p": 1.0, "semitones": [-3, 3]},
+                                                    {"kind": "time_stretch", "p": 1.0, "rate": [0.85, 1.15]},
                                                     *augmented.augment[2:]])
     print(f"FSDD training split: {len(clips)} recordings, batches of {plain.train.batch_size}; "
           f"torch threads {args.threads}")

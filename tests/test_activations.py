@@ -33,7 +33,7 @@ def _Phi(x):  # standard normal CDF
 # (name, params, f, f') with f and f' closed forms, independent of torch.
 ELEMENTWISE = [
     ("linear", {}, lambda x: x, lambda x: np.ones_like(x)),
-    ("step", {}, lambda x: (x >= 0).astype(float), lambda x: np.zeros_like(x)),
+    ("step", {}, lambda x: (x > 0).astype(float), lambda x: np.zeros_like(x)),
     ("sigmoid", {}, _sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x))),
     ("tanh", {}, np.tanh, lambda x: 1 - np.tanh(x) ** 2),
     ("arctan", {}, np.arctan, lambda x: 1 / (1 + x ** 2)),
@@ -85,8 +85,12 @@ def test_softmax_values_and_jacobian():
 
 def test_special_values():
     zero = torch.zeros(1, dtype=torch.float64)
-    assert get("step")(zero).item() == 1.0  # step(0) = 1 by definition
-    assert get("step")(torch.tensor([-0.0])).item() == 1.0
+    # The lecture notes' step: 1 only where the weighted sum is above 0 (Pardo: f(x) = 1 if 0 < sum w_i x_i).
+    assert get("step")(zero).item() == 0.0
+    assert get("step")(torch.tensor([-0.0])).item() == 0.0
+    assert get("step")(torch.tensor([1e-6])).item() == 1.0
+    assert get("step")(torch.tensor([-1.0])).item() == 0.0
+    assert get("step")(torch.tensor([1e-300], dtype=torch.float64)).item() == 1.0
     assert get("step")(torch.tensor([-1e-300], dtype=torch.float64)).item() == 0.0
     assert get("step")(torch.tensor([0.5], dtype=torch.float32)).dtype == torch.float32
     assert get("arctan")(torch.tensor([1e12], dtype=torch.float64)).item() == pytest.approx(math.pi / 2)
@@ -116,18 +120,18 @@ def test_step_surrogates(surrogate, derivative):
     upstream = np.array([1.0, -2.0, 0.5, 3.0, 1.5])
     x = torch.tensor(points, dtype=torch.float64, requires_grad=True)
     y = get("step", surrogate=surrogate)(x)
-    np.testing.assert_array_equal(y.detach().numpy(), [0, 0, 1, 1, 1])  # the forward never changes
+    np.testing.assert_array_equal(y.detach().numpy(), [0, 0, 0, 1, 1])  # the forward never changes
     y.backward(torch.tensor(upstream, dtype=torch.float64))
     np.testing.assert_allclose(x.grad.numpy(), upstream * derivative(points), rtol=1e-12, atol=1e-15)
 
 
 def test_get_with_dict_params_and_module():
     assert get("leaky_relu", slope=0.1).slope == 0.1
-    spec = {"name": "leaky_relu", "slope": 0.1}
+    spec = {"kind": "leaky_relu", "slope": 0.1}
     assert get(spec).slope == 0.1
     assert get(spec, slope=0.3).slope == 0.3  # explicit parameters override the dict's
-    assert spec == {"name": "leaky_relu", "slope": 0.1}  # and the dict is left as it was
-    assert get({"name": "tanh"}).config() == {"name": "tanh"}
+    assert spec == {"kind": "leaky_relu", "slope": 0.1}  # and the dict is left as it was
+    assert get({"kind": "tanh"}).config() == {"kind": "tanh"}
     module = get("elu", alpha=2.0)
     assert get(module) is module
     custom = nn.Hardtanh()
@@ -135,9 +139,9 @@ def test_get_with_dict_params_and_module():
     assert get("step").surrogate is None and get("softplus").beta == 1.0 and get("softmax").dim == -1
 
 
-@pytest.mark.parametrize("spec", [*names(), {"name": "leaky_relu", "slope": -0.3}, {"name": "softplus", "beta": 3},
-                                  {"name": "softmax", "dim": 0}, {"name": "elu", "alpha": 0.25},
-                                  {"name": "step", "surrogate": "sigmoid"}], ids=str)
+@pytest.mark.parametrize("spec", [*names(), {"kind": "leaky_relu", "slope": -0.3}, {"kind": "softplus", "beta": 3},
+                                  {"kind": "softmax", "dim": 0}, {"kind": "elu", "alpha": 0.25},
+                                  {"kind": "step", "surrogate": "sigmoid"}], ids=str)
 def test_config_round_trip(spec):
     f = get(spec)
     config = json.loads(json.dumps(f.config()))
@@ -145,6 +149,15 @@ def test_config_round_trip(spec):
     assert type(g) is type(f) and g.config() == f.config() == config
     x = torch.linspace(-3, 3, 13, dtype=torch.float64)
     assert torch.equal(f(x), g(x))
+
+
+def test_legacy_name_key_still_reads():
+    # Model and configuration files written before ``kind`` key activations by ``name``: they still load.
+    spec = {"name": "leaky_relu", "slope": 0.1}
+    assert get(spec).config() == {"kind": "leaky_relu", "slope": 0.1}
+    assert spec == {"name": "leaky_relu", "slope": 0.1}
+    with pytest.raises(ConfigError, match="no parameter 'name'"):  # both keys: name is no parameter
+        get({"kind": "tanh", "name": "relu"})
 
 
 def test_init_and_repr():
@@ -160,7 +173,7 @@ def test_unknown_name():
     with pytest.raises(ConfigError, match="relux") as error:
         get("relux")
     assert "leaky_relu" in str(error.value) and "silu" in str(error.value)  # lists the valid names
-    with pytest.raises(ConfigError, match="name"):
+    with pytest.raises(ConfigError, match="kind"):
         get({"slope": 0.1})
     with pytest.raises(ConfigError):
         get(3)

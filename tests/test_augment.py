@@ -22,7 +22,7 @@ def batch():
 
 
 def _spec(name):
-    return {"name": name, "p": 1.0, **({"recordings": [np.random.default_rng(0).standard_normal(3 * SR)]}
+    return {"kind": name, "p": 1.0, **({"recordings": [np.random.default_rng(0).standard_normal(3 * SR)]}
                                        if name == "background" else {})}
 
 
@@ -88,23 +88,33 @@ def test_the_phase_vocoder_matches_librosa():
 
 def test_an_augmentation_that_changes_what_labels_depend_on_is_refused():
     with pytest.raises(ConfigError, match="pitch_shift changes the key"):
-        build([{"name": "pitch_shift"}], depends_on=["key"])
+        build([{"kind": "pitch_shift"}], depends_on=["key"])
     with pytest.raises(ConfigError, match="time_stretch changes the tempo"):
-        build([{"name": "time_stretch"}, {"name": "noise"}], depends_on=["tempo"])
-    assert [a.name for a in build([{"name": "noise"}, {"name": "gain"}], depends_on=["key", "tempo"])] == ["noise",
+        build([{"kind": "time_stretch"}, {"kind": "noise"}], depends_on=["tempo"])
+    assert [a.kind for a in build([{"kind": "noise"}, {"kind": "gain"}], depends_on=["key", "tempo"])] == ["noise",
                                                                                                           "gain"]
     with pytest.raises(ConfigError, match="choose one of"):
-        build([{"name": "not_an_augmentation"}])
+        build([{"kind": "not_an_augmentation"}])
     with pytest.raises(ConfigError, match="p=2"):
-        build([{"name": "noise", "p": 2}])
+        build([{"kind": "noise", "p": 2}])
     with pytest.raises(ConfigError, match="reverb changes the room"):
-        build([{"name": "reverb"}], depends_on=["room"])
+        build([{"kind": "reverb"}], depends_on=["room"])
     with pytest.raises(ConfigError, match="equalize changes the timbre"):
-        build([{"name": "noise"}, {"name": "equalize"}], depends_on=["timbre"])
+        build([{"kind": "noise"}, {"kind": "equalize"}], depends_on=["timbre"])
+
+
+def test_a_legacy_name_key_builds_the_same_augmentation():
+    # Configuration files written before ``kind`` key augmentations by ``name``: they still load, the same.
+    spec = {"name": "noise", "p": 1.0, "snr_db": [10.0, 10.0]}
+    (legacy,) = build([spec])
+    (noise,) = build([{"kind": "noise", "p": 1.0, "snr_db": [10.0, 10.0]}])
+    y = torch.randn(2, 800, generator=torch.Generator().manual_seed(0))
+    assert legacy.kind == "noise" and spec["name"] == "noise"
+    assert torch.equal(legacy(y, SR, torch.Generator().manual_seed(1)), noise(y, SR, torch.Generator().manual_seed(1)))
 
 
 def test_noise_reaches_the_requested_snr():
-    (noise,) = build([{"name": "noise", "p": 1.0, "snr_db": [10.0, 10.0]}])
+    (noise,) = build([{"kind": "noise", "p": 1.0, "snr_db": [10.0, 10.0]}])
     x = tone().repeat(8, 1)
     added = noise(x, SR, torch.Generator().manual_seed(0)) - x
     snr = 10 * torch.log10(x.square().mean(1) / added.square().mean(1))
@@ -112,7 +122,7 @@ def test_noise_reaches_the_requested_snr():
 
 
 def test_spec_augment_masks_bands_and_stretches_with_the_mean():
-    (masks,) = build([{"name": "spec_augment", "p": 1.0, "freq_masks": 1, "freq_width": 10, "time_masks": 0}])
+    (masks,) = build([{"kind": "spec_augment", "p": 1.0, "freq_masks": 1, "freq_width": 10, "time_masks": 0}])
     S = torch.randn(2, 40, 50)
     out = masks(S, SR, torch.Generator().manual_seed(3))
     for i in range(2):
@@ -129,25 +139,25 @@ def test_mixup_mixes_examples_and_targets_alike():
 
 
 def test_equalize_and_reverb_are_built_from_yaml_specs_and_refuse_bad_ranges():
-    reverb, equalize = build([{"name": "reverb", "p": 0.5, "rt60": [0.2, 0.8]},
-                              {"name": "equalize", "db": [-6, 6], "low_hz": [100, 300], "n_points": 4}])
+    reverb, equalize = build([{"kind": "reverb", "p": 0.5, "rt60": [0.2, 0.8]},
+                              {"kind": "equalize", "db": [-6, 6], "low_hz": [100, 300], "n_points": 4}])
     assert isinstance(reverb, Reverb) and (reverb.p, reverb.rt60, reverb.drr_db) == (0.5, (0.2, 0.8), (0.0, 15.0))
     assert isinstance(equalize, Equalize) and (equalize.db, equalize.low_hz, equalize.n_points) == ((-6.0, 6.0),
                                                                                                   (100.0, 300.0), 4)
-    for spec, match in [({"name": "reverb", "rt60": [1.0, 0.2]}, "reverb: rt60=.* low <= high"),
-                        ({"name": "reverb", "rt60": [0, 0.5]}, "reverb: rt60=.* 0.01 <= low"),
-                        ({"name": "reverb", "drr_db": 10}, "reverb: drr_db=10 must be a range"),
-                        ({"name": "reverb", "high_rt60_ratio": 2}, "reverb: high_rt60_ratio=2"),
-                        ({"name": "equalize", "n_points": 1}, "equalize: n_points=1"),
-                        ({"name": "equalize", "band_limit_p": 1.5}, "equalize: band_limit_p=1.5"),
-                        ({"name": "equalize", "high_hz": ["a", 1]}, "equalize: high_hz=")]:
+    for spec, match in [({"kind": "reverb", "rt60": [1.0, 0.2]}, "reverb: rt60=.* low <= high"),
+                        ({"kind": "reverb", "rt60": [0, 0.5]}, "reverb: rt60=.* 0.01 <= low"),
+                        ({"kind": "reverb", "drr_db": 10}, "reverb: drr_db=10 must be a range"),
+                        ({"kind": "reverb", "high_rt60_ratio": 2}, "reverb: high_rt60_ratio=2"),
+                        ({"kind": "equalize", "n_points": 1}, "equalize: n_points=1"),
+                        ({"kind": "equalize", "band_limit_p": 1.5}, "equalize: band_limit_p=1.5"),
+                        ({"kind": "equalize", "high_hz": ["a", 1]}, "equalize: high_hz=")]:
         with pytest.raises(ConfigError, match=match):
             build([spec])
 
 
 @pytest.mark.parametrize("name", ["equalize", "reverb"])
 def test_microphone_and_room_augmentations_keep_each_examples_rms_and_dtype(name):
-    (augmentation,) = build([{"name": name, "p": 1.0}])
+    (augmentation,) = build([{"kind": name, "p": 1.0}])
     for x in (batch(), batch().double()):
         out = augmentation(x, SR, torch.Generator().manual_seed(4))
         assert out.dtype == x.dtype and out.shape == x.shape
@@ -158,7 +168,7 @@ def test_microphone_and_room_augmentations_keep_each_examples_rms_and_dtype(name
 
 def _transfer_db(name_spec, seed=0):
     """|rfft(out)| / |rfft(in)| in dB for one second of white noise through the augmentation."""
-    (augmentation,) = build([{"name": "equalize", "p": 1.0, **name_spec}])
+    (augmentation,) = build([{"kind": "equalize", "p": 1.0, **name_spec}])
     x = torch.randn(1, SR, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     out = augmentation(x, SR, torch.Generator().manual_seed(seed))
     return 20 * torch.log10(torch.fft.rfft(out[0]).abs() / torch.fft.rfft(x[0]).abs())
@@ -208,18 +218,18 @@ def _impulses(n=4):
 
 def test_reverb_of_an_impulse_decays_at_the_drawn_rt60_after_the_direct_sound():
     for rt60 in (0.3, 0.6):
-        (reverb,) = build([{"name": "reverb", "p": 1.0, "rt60": [rt60, rt60], "drr_db": [0, 0],
+        (reverb,) = build([{"kind": "reverb", "p": 1.0, "rt60": [rt60, rt60], "drr_db": [0, 0],
                             "high_rt60_ratio": 1.0}])
         out = reverb(_impulses(), SR, torch.Generator().manual_seed(6))
         for row in out:
             assert abs(_t60(row[1:].square(), 1 / SR) - rt60) < 0.15 * rt60  # Polack's tail
-    (default,) = build([{"name": "reverb", "p": 1.0}])
+    (default,) = build([{"kind": "reverb", "p": 1.0}])
     out = default(_impulses(8), SR, torch.Generator().manual_seed(7))
     assert (out.abs().argmax(1) == 0).all()  # the direct sound comes first and loudest
 
 
 def test_reverb_decays_faster_above_the_crossover():
-    (reverb,) = build([{"name": "reverb", "p": 1.0, "rt60": [0.6, 0.6], "drr_db": [0, 0],
+    (reverb,) = build([{"kind": "reverb", "p": 1.0, "rt60": [0.6, 0.6], "drr_db": [0, 0],
                         "high_rt60_ratio": 0.5, "crossover_hz": 2000}])
     out = reverb(_impulses(2), SR, torch.Generator().manual_seed(8))
     power = torch.stft(out, 512, 128, window=torch.hann_window(512, dtype=out.dtype), center=False,
@@ -230,7 +240,7 @@ def test_reverb_decays_faster_above_the_crossover():
 
 
 def test_reverb_convolution_is_linear_without_wrap_around():
-    (reverb,) = build([{"name": "reverb", "p": 1.0, "rt60": [0.5, 0.5], "pre_delay_seconds": [0, 0]}])
+    (reverb,) = build([{"kind": "reverb", "p": 1.0, "rt60": [0.5, 0.5], "pre_delay_seconds": [0, 0]}])
     x = torch.zeros(1, SR, dtype=torch.float64)
     x[0, -1] = 1.0  # an impulse at the end: its tail must not come back at the start
     out = reverb(x, SR, torch.Generator().manual_seed(9))

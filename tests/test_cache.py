@@ -1,12 +1,11 @@
 """tympan.data.cache: decode once, keyed by content and sample rate; changed files are decoded again."""
 
 import os
-import time
 
 import numpy as np
 import pytest
 
-from tympan import AudioError, load
+from tympan import AudioError, ConfigError, load
 from tympan.data.cache import AudioCache
 from tympan.data.manifest import Item
 
@@ -37,8 +36,12 @@ def test_changing_a_file_invalidates_its_entry(tmp_path):
     path = tmp_path / "a.wav"
     write_tone(path, seconds=0.5, freq=440.0)
     before = cache.load(path, sr=8000).copy()
-    time.sleep(0.01)
-    write_tone(path, seconds=0.5, freq=880.0)
+    first = os.stat(path)
+    write_tone(path, seconds=0.5, freq=880.0)  # the same size
+    # a later modification time, set rather than waited for: a rewrite within the file system's timestamp
+    # granularity would otherwise keep the old one
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns + 1_000_000_000))
+    assert os.stat(path).st_size == first.st_size
     after = cache.load(path, sr=8000)
     assert cache.misses == 2
     assert not np.allclose(before, after)
@@ -93,3 +96,9 @@ def test_many_threads_on_a_new_cache(fsdd_dir, tmp_path):
     audio, bad = cache.load_items(items, sr=16000, workers=8)
     assert not bad and all(a is not None and a.dtype == np.float32 for a in audio)
     assert cache.misses == 200
+
+
+def test_a_cache_folder_that_cannot_be_used_is_a_clear_error(tmp_path):
+    (tmp_path / "taken").write_text("a file where the cache folder should be")
+    with pytest.raises(ConfigError, match=r"cache folder .*taken: cannot keep decoded audio there .*TYMPAN_CACHE"):
+        AudioCache(tmp_path / "taken")

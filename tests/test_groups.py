@@ -12,6 +12,8 @@ from tympan.data.inspect import inspect
 from tympan.data.layouts import build
 from tympan.errors import ConfigError
 
+from conftest import assert_report_shows_metrics
+
 SPEAKERS, DIGITS, TAKES = ("george", "jackson", "lucas", "nicolas"), ("0", "1", "2"), range(5)
 FRONTEND = '{kind: logmel, sr: 8000, n_fft: 256, hop_length: 80, n_mels: 32}'
 TINY = ["--set", "train.epochs=2", "--set", "train.batch_size=16", "--set", "train.warmup_epochs=0",
@@ -83,6 +85,9 @@ def test_folds_leave_one_speaker_out_with_refit(by_digit, tmp_path):
     assert result["refit"]["examples"] == len(DIGITS) * len(TAKES) * 3  # training and validation speakers
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Test accuracy per speaker" in page and all(s in page for s in SPEAKERS)
+    # the page's numbers, the per-speaker and cross-validation tables among them, are those of metrics.json
+    tables = assert_report_shows_metrics(page, json.loads((tmp_path / "report" / "metrics.json").read_text()))
+    assert {"Test accuracy per speaker", "Cross-validation"} <= set(tables)
     assert (tmp_path / "folds" / "fold_1" / "refit" / "log.jsonl").exists()
 
 

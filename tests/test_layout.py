@@ -15,7 +15,7 @@ import tympan
 PACKAGE = Path(tympan.__file__).parent
 # stage order; a module may import its own stage and those before it
 STAGES = [
-    ("tympan.errors", "tympan.files", "tympan.config", "tympan.defaults", "tympan.device"),
+    ("tympan.errors", "tympan.files", "tympan.config", "tympan.defaults", "tympan.device", "tympan.registry"),
     ("tympan.audio",),
     ("tympan.frontend",),
     ("tympan.data",),

@@ -11,7 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import tympan
-from tympan.errors import ConfigError, ModelFileError
+from tympan.errors import AudioError, ConfigError, ModelFileError
 from tympan.nn.classifier import Classifier
 
 FRONTEND = {"kind": "logmel", "sr": 16000, "n_fft": 512, "hop_length": 160, "n_mels": 40}
@@ -64,10 +64,20 @@ def test_predict_takes_waveforms_at_any_rate_and_checks_them(trained):
     assert np.allclose(model.predict(stereo, sr=44100), at_44k, atol=1e-6)
     with pytest.raises(ConfigError, match="pass sr="):
         model.predict(y)
-    with pytest.raises(ConfigError, match="NaN"):
-        model.predict(np.full(100, np.nan, np.float32), sr=16000)
-    with pytest.raises(ConfigError, match="non-empty"):
+    for sr in (0, -16000, "16000"):  # the option named, and what it must be
+        with pytest.raises(ConfigError, match=r"predict: sr=.*must be a positive number of Hz"):
+            model.predict(y, sr=sr)
+    # a bad waveform is bad audio: an AudioError that says what is wrong with the samples, without a path
+    stereo_with_nan = np.stack([y[:100], np.full(100, np.nan, np.float32)])
+    with pytest.raises(AudioError, match=r"predict: the waveform has 100 NaN or infinite samples of 200") as caught:
+        model.predict(stereo_with_nan, sr=16000)
+    assert caught.value.path is None and str(caught.value) == caught.value.reason
+    with pytest.raises(AudioError, match=r"waveform has shape \(0,\); pass a non-empty"):
         model.predict(np.zeros(0, np.float32), sr=16000)
+    with pytest.raises(AudioError, match=r"waveform has shape \(1, 2, 100\); pass a non-empty 1-D"):
+        model.predict(np.zeros((1, 2, 100), np.float32), sr=16000)
+    with pytest.raises(AudioError, match="neither a path nor an array of samples"):
+        model.predict([[0.0, 0.1], [0.2]], sr=16000)
 
 
 def test_long_audio_is_scored_in_overlapping_clip_windows(trained):

@@ -134,6 +134,27 @@ def test_spec_round_trips_through_its_dict():
     assert again == spec and again.to_dict()["channels"] == [4, 8]
 
 
+def test_an_activation_written_with_the_legacy_name_key_is_read_and_written_as_kind():
+    # Model files written before ``kind`` say {name: leaky_relu}: the network is the same, its spec says kind.
+    legacy = {"kind": "mlp", "hidden": [8], "activation": {"name": "leaky_relu", "slope": 0.1}}
+    spec = network_spec(legacy)
+    assert spec.to_dict()["activation"] == {"kind": "leaky_relu", "slope": 0.1}
+    assert legacy["activation"] == {"name": "leaky_relu", "slope": 0.1}  # the caller's dict is left as it was
+    x = torch.randn(2, 40, 26)
+    old, new = (build_network(s, in_shape=(40, 26), n_classes=3, seed=0).eval()
+                for s in (legacy, {**legacy, "activation": {"kind": "leaky_relu", "slope": 0.1}}))
+    assert torch.equal(old(x), new(x))
+
+
+def test_an_activation_layer_takes_its_activation_and_keeps_its_own_name():
+    net = build_network({"kind": "layers", "layers": [
+        {"kind": "global_pool"}, {"kind": "dense", "units": 4, "activation": "linear"},
+        {"kind": "activation", "activation": "leaky_relu", "slope": 0.5, "name": "bend"}]},
+        in_shape=(40, 26), n_classes=3, seed=0)
+    bend = net.layers.bend.function
+    assert bend.config() == {"kind": "leaky_relu", "slope": 0.5}
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"kind": "resnet"}, "network kind='resnet'"),
     ({"kind": "cnn", "chanels": [8]}, "unknown field(s) chanels"),

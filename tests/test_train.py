@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import matplotlib.image
@@ -25,6 +24,7 @@ from tympan.train.data import load_clipset, normalisation_statistics
 from tympan.train.loop import fit
 from tympan.train.losses import LOSSES
 
+from conftest import assert_report_shows_metrics, make_bad_files, write_tone
 from layout_fixtures import make_speech_commands
 
 FRONTEND = {"kind": "logmel", "sr": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 32}
@@ -175,8 +175,8 @@ def test_cross_validation_over_official_folds(digits_csv, tmp_path_factory):
 
 
 def test_training_with_augmentation_and_mixup_learns_and_repeats_exactly(clips):
-    augment = [{"name": "noise", "p": 0.5, "snr_db": [10, 30]}, {"name": "time_shift", "p": 0.5},
-               {"name": "pitch_shift", "p": 0.3, "semitones": [-1, 1]}, {"name": "spec_augment", "p": 0.5}]
+    augment = [{"kind": "noise", "p": 0.5, "snr_db": [10, 30]}, {"kind": "time_shift", "p": 0.5},
+               {"kind": "pitch_shift", "p": 0.3, "semitones": [-1, 1]}, {"kind": "spec_augment", "p": 0.5}]
     a, run_a = _fit(clips, augment=augment, mixup=0.2, epochs=5)
     b, run_b = _fit(clips, augment=augment, mixup=0.2, epochs=5)
     _decreases(run_a["history"])
@@ -188,7 +188,7 @@ def test_training_with_augmentation_and_mixup_learns_and_repeats_exactly(clips):
 def test_an_augmentation_against_what_labels_depend_on_is_refused_by_train(digits_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("refused")
     result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--set", "data.depends_on=[pitch]",
-                        "--set", "augment=[{name: pitch_shift, p: 0.5}]", env=_env(tmp_path_factory))
+                        "--set", "augment=[{kind: pitch_shift, p: 0.5}]", env=_env(tmp_path_factory))
     assert result.returncode == 2 and "pitch_shift changes the pitch" in result.stderr
 
 
@@ -202,6 +202,25 @@ def test_configuration_errors_name_the_option():
     config = load_config("fsdd", model="gru", sets=["network.hidden=32", "train.epochs=2"])
     assert config.network == {"kind": "gru", "hidden": 32} and config.train.epochs == 2
     assert config.frontend["sr"] == 8000  # the FSDD recipe
+    # the kind-dependent sections are checked when read, before any data is
+    with pytest.raises(ConfigError, match="frontend logmel: unknown option.*n_mfcc"):
+        load_config("fsdd", sets=["frontend.kind=logmel", "frontend.n_mfcc=13"])
+    with pytest.raises(ConfigError, match="hiden"):
+        load_config("fsdd", model="gru", sets=["network.hiden=32"])
+
+
+def test_one_source_of_defaults():
+    """A front-end that names only its kind, the configuration's data section and the defaults module agree."""
+    from tympan import defaults
+    from tympan.frontend import DEFAULT_FRONTEND, build_frontend
+    from tympan.train.config import Config, adapt_to_data
+
+    assert build_frontend({"kind": "logmel"})[1]["sr"] == defaults.SR == DEFAULT_FRONTEND["sr"]
+    adapted = adapt_to_data(Config(), [44100], [1.0]).frontend
+    assert {k: adapted[k] for k in ("sr", "n_fft", "hop_length", "n_mels")} == \
+        {k: DEFAULT_FRONTEND[k] for k in ("sr", "n_fft", "hop_length", "n_mels")}
+    assert (Config().data.val_fraction, Config().data.test_fraction) == (defaults.VAL_FRACTION,
+                                                                          defaults.TEST_FRACTION)
 
 
 def tympan_cli(*args, env, timeout=600):
@@ -230,6 +249,8 @@ def test_train_writes_the_model_and_an_honest_report(trained_run):
         assert matplotlib.image.imread(out / "report" / png).shape[0] > 200
     html = (out / "report" / "report.html").read_text()
     assert "cut.wav" in html and "data:image/png;base64," in html
+    tables = assert_report_shows_metrics(html, metrics)  # the page shows the numbers of metrics.json
+    assert [row[0] for row in tables["Per class (test)"][1:]] == list(DIGITS)
     lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in lines] == [1, 2, 3, 4, 5, 6]
     model = tympan.load_model(out / "model.tympan")
@@ -258,25 +279,43 @@ def test_evaluate_a_saved_model(trained_run, digits_csv, tmp_path_factory, fsdd_
     assert result.returncode == 2 and "not trained on: 7" in result.stderr
 
 
-def test_resume_after_kill_ends_with_the_same_metrics(digits_csv, tmp_path_factory):
+# `tympan train`, killed (SIGKILL, as by kill -9) in the middle of its third epoch: after that epoch's first
+# training step, once the second epoch's checkpoint and log line are written. The loop runs unchanged; the
+# wrappers only choose the moment, which is then the same on a fast machine and on a busy one.
+KILLED_IN_EPOCH_3 = """
+import os, signal, sys
+import tympan.train.loop as loop
+from tympan.cli import main
+
+ended, end_epoch, train_step = [], loop.Run.end_epoch, loop.train_step
+
+def end_and_count(run, line):
+    end_epoch(run, line)
+    ended.append(line["epoch"])
+
+def step_then_die_in_epoch_3(*args, **kwargs):
+    result = train_step(*args, **kwargs)
+    if ended == [1, 2]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+loop.Run.end_epoch, loop.train_step = end_and_count, step_then_die_in_epoch_3
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_resume_after_kill_ends_with_the_same_metrics(digits_csv, tmp_path_factory, trained_run):
+    reference, _ = trained_run  # the same options, never interrupted
     env = _env(tmp_path_factory)
-    # wider layers than SMALL: epochs long enough to be killed in the middle of the run
-    slower = [*SMALL, "--set", "network.channels=[64, 128]", "--json"]
-    reference = tmp_path_factory.mktemp("uninterrupted")
-    assert tympan_cli("train", "--data", digits_csv, "--out", reference, *slower, env=env).returncode == 1
     out = tmp_path_factory.mktemp("killed")
-    command = [sys.executable, "-m", "tympan", "train", "--data", str(digits_csv), "--out", str(out), *slower]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    args = ["train", "--data", str(digits_csv), "--out", str(out), *SMALL, "--json"]
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_EPOCH_3, *args], capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     log = out / "log.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and process.poll() is None:
-        if log.exists() and len(log.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (out / "model.tympan").exists(), "killed too late to test anything: the run had finished"
-    resumed = tympan_cli(*command[3:], "--resume", env=env)
+    assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1, 2]
+    assert (out / "checkpoints" / "last.pt").exists() and not (out / "model.tympan").exists()
+    resumed = tympan_cli(*args, "--resume", env=env)
     assert resumed.returncode == 1, resumed.stderr
     a = json.loads((out / "report" / "metrics.json").read_text())
     b = json.loads((reference / "report" / "metrics.json").read_text())
@@ -320,6 +359,26 @@ def test_asking_for_cuda_without_one_is_a_clear_error(digits_csv, tmp_path_facto
     assert result.returncode == 2 and "no CUDA device" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_scan_headers_reports_the_files_it_cannot_read(tmp_path):
+    from tympan.data.manifest import BadFile, Item, Manifest
+    from tympan.train.data import scan_headers
+
+    expected = make_bad_files(tmp_path)
+    write_tone(tmp_path / "good.wav", seconds=0.5, sr=8000)
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    manifest = Manifest(str(tmp_path), "csv", [Item(p, ("a",)) for p in paths], ["a"])
+    bad = []
+    rates, durations = scan_headers(manifest, workers=2, bad=bad)
+    # the headers of corrupt.flac and nan.wav are sound (their samples are not): they count, and decoding
+    # reports them later
+    readable = {"good.wav", "corrupt.flac", "nan.wav"}
+    assert rates == [8000] * len(readable) and len(durations) == len(readable)
+    assert sorted(Path(b.path).name for b in bad) == sorted(set(expected) - readable)
+    for b in bad:
+        assert isinstance(b, BadFile) and expected[Path(b.path).name] in b.reason, b
+    assert scan_headers(manifest, workers=2) == (rates, durations)  # without a list, the same numbers
+
+
 def test_a_dataset_without_training_items_is_refused(tmp_path, fsdd_dir):
     (tmp_path / "only-test.csv").write_text(f"path,label,split\n{fsdd_dir / 'recordings' / '0_george_0.wav'},0,test\n")
     with pytest.raises(DatasetError):
@@ -343,7 +402,7 @@ def test_the_speech_commands_recipe_mixes_in_the_datasets_background_noise(tmp_p
     root = make_speech_commands(tmp_path / "sc")
     result = tympan.train.run.train(root, tmp_path / "run", sets=["train.epochs=1", "train.batch_size=4",
                                                                    "network={kind: perceptron}"], progress=False)
-    background = next(a for a in result["config"]["augment"] if a["name"] == "background")
+    background = next(a for a in result["config"]["augment"] if a["kind"] == "background")
     assert background["folder"] == str(root / "_background_noise_")
     assert result["epochs"] == 1
 
@@ -352,7 +411,7 @@ def test_paths_in_a_configuration_file_are_relative_to_it(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "run.yaml").write_text(
         "transfer: {init_from: models/source.tympan}\n"
-        "augment: [{name: background, folder: noise}, {name: background, folder: '{data}/_background_noise_'}]\n")
+        "augment: [{kind: background, folder: noise}, {kind: background, folder: '{data}/_background_noise_'}]\n")
     config = load_config("csv", tmp_path / "sub" / "run.yaml")
     assert config.transfer.init_from == str(tmp_path / "sub" / "models" / "source.tympan")
     assert [a["folder"] for a in config.augment] == [str(tmp_path / "sub" / "noise"), "{data}/_background_noise_"]

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from tympan.train.metrics import classification_metrics, summarize_folds
-from tympan.train.report import write_report
+from tympan.train.report import plot_confusion, plot_curves, write_report
+
+from conftest import assert_report_shows_metrics
 
 CLASSES = ["dog", "<script>alert(1)</script>", "rain & wind"]
 
@@ -55,6 +57,42 @@ def test_metrics_json_round_trips(tmp_path, result):
         assert saved["test"][key] == result["test"][key]
     assert saved["val"]["accuracy"] == result["val"]["accuracy"]
     assert saved["epochs"] == 12 and saved["train_seconds"] == 34.5 and saved["config"] == result["config"]
+
+
+def test_html_shows_the_numbers_of_metrics_json(tmp_path, result):
+    result["test"]["per_group"] = {"ann": {"accuracy": 0.8125, "n": 16}, "<bob>": {"accuracy": 2 / 3, "n": 14}}
+    result["evaluation"] = {"group_name": "speaker", "test": "new", "val": "new", "note": None}
+    paths = write_report(tmp_path, result)
+    metrics = json.loads(paths["metrics"].read_text())
+    tables = assert_report_shows_metrics(paths["report"].read_text(encoding="utf-8"), metrics)
+    assert {"Headline", "Per class (test)", "Per class (val)", "Test accuracy per speaker",
+            "Cross-validation"} <= set(tables)
+    assert tables["Test accuracy per speaker"][1:] == [["ann", "0.812", "16"], ["<bob>", "0.667", "14"]]
+    # a report whose page disagreed with its metrics would be caught
+    metrics["test"]["per_class"]["dog"]["recall"] += 0.01
+    with pytest.raises(AssertionError, match="test dog recall"):
+        assert_report_shows_metrics(paths["report"].read_text(encoding="utf-8"), metrics)
+
+
+def test_figures_draw_the_numbers_of_metrics_json(result):
+    """The learning curves plot each epoch's values, and the confusion matrix's cells hold its counts."""
+    curves = plot_curves(result["history"], result["best_epoch"])
+    drawn = {line.get_label(): line for ax in curves.axes for line in ax.get_lines()}
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_macro_f1"):
+        line = drawn[key.replace("_", " ")]
+        assert list(line.get_xdata()) == [row["epoch"] for row in result["history"]]
+        np.testing.assert_allclose(line.get_ydata(), [row[key] for row in result["history"]])
+    assert list(drawn["best epoch 9"].get_xdata()) == [9, 9]
+    confusion = result["test"]["confusion"]
+    figure = plot_confusion(confusion, CLASSES, "test")
+    counts = [[None] * len(CLASSES) for _ in CLASSES]
+    for text in figure.axes[0].texts:
+        row, column = round(text.get_position()[1]), round(text.get_position()[0])
+        counts[row][column] = int(text.get_text())
+    assert counts == confusion
+    image = figure.axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(image.sum(axis=1), 1.0)  # each true class's row, as fractions of that class
+    np.testing.assert_allclose(np.diag(image), [result["test"]["per_class"][c]["recall"] for c in CLASSES])
 
 
 def test_pngs_are_images(tmp_path, result):

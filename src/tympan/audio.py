@@ -260,36 +260,49 @@ def stream(path, sr: int | None = None, block_seconds: float = 10.0,
     with _open(path) as f:
         native_sr = int(f.samplerate)
         out_sr = sr or native_sr
-        channels = 1 if mono else int(f.channels)
-        block = max(1, int(round(block_seconds * out_sr)))
-        read_size = max(1, int(round(block_seconds * native_sr)))
-        resampler = None
+        chunks = _decode_chunks(path, f, max(1, int(round(block_seconds * native_sr))), mono)
         if out_sr != native_sr:
-            resampler = soxr.ResampleStream(native_sr, out_sr, channels, dtype="float32",
-                                            quality=RESAMPLE_QUALITY)
-        pending: list[np.ndarray] = []
-        n_pending = 0
-        decoded = 0
-        done = False
-        while not done:
-            try:
-                chunk = f.read(read_size, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as error:
-                raise AudioError(path, f"corrupt: decoding failed after {decoded} samples ({error})") from None
-            decoded += len(chunk)
-            done = len(chunk) < read_size or decoded >= f.frames
-            _check_finite(path, chunk, f" near {decoded / native_sr:.1f} s")
-            chunk = chunk.mean(axis=1, keepdims=True) if mono and chunk.shape[1] > 1 else chunk
-            if resampler is not None:
-                chunk = resampler.resample_chunk(chunk, last=done)
-            pending.append(chunk)
-            n_pending += len(chunk)
-            while n_pending >= block or (done and n_pending):
-                joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
-                out, rest = joined[:block], joined[block:]
-                pending, n_pending = ([rest], len(rest)) if len(rest) else ([], 0)
-                yield np.ascontiguousarray(out[:, 0] if mono else out.T)
-        _check_complete(path, f, decoded, f.frames)
+            chunks = _resample_chunks(chunks, native_sr, out_sr, 1 if mono else int(f.channels))
+        for block in _reblock(chunks, max(1, int(round(block_seconds * out_sr)))):
+            yield np.ascontiguousarray(block[:, 0] if mono else block.T)
+
+
+def _decode_chunks(path, f: sf.SoundFile, read_size: int, mono: bool) -> Iterator[tuple[np.ndarray, bool]]:
+    """``(chunk, last)`` pairs: ``(frames, channels)`` float32 reads of ``read_size`` frames, mixed down if
+    ``mono``; a corruption is raised where the decoder meets it, a missing end after the last chunk."""
+    decoded, last = 0, False
+    while not last:
+        try:
+            chunk = f.read(read_size, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as error:
+            raise AudioError(path, f"corrupt: decoding failed after {decoded} samples ({error})") from None
+        decoded += len(chunk)
+        last = len(chunk) < read_size or decoded >= f.frames
+        _check_finite(path, chunk, f" near {decoded / f.samplerate:.1f} s")
+        yield (chunk.mean(axis=1, keepdims=True) if mono and chunk.shape[1] > 1 else chunk), last
+    _check_complete(path, f, decoded, f.frames)
+
+
+def _resample_chunks(chunks, orig_sr: int, sr: int, channels: int) -> Iterator[tuple[np.ndarray, bool]]:
+    """The ``(chunk, last)`` pairs resampled by one soxr stream, so no chunk boundary is heard."""
+    resampler = soxr.ResampleStream(orig_sr, sr, channels, dtype="float32", quality=RESAMPLE_QUALITY)
+    for chunk, last in chunks:
+        yield resampler.resample_chunk(chunk, last=last), last
+
+
+def _reblock(chunks, block: int) -> Iterator[np.ndarray]:
+    """The ``(chunk, last)`` pairs' frames regrouped into blocks of ``block`` frames; the final one may be
+    shorter."""
+    pending: list[np.ndarray] = []
+    n_pending = 0
+    for chunk, last in chunks:
+        pending.append(chunk)
+        n_pending += len(chunk)
+        while n_pending >= block or (last and n_pending):
+            joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            out, rest = joined[:block], joined[block:]
+            pending, n_pending = ([rest], len(rest)) if len(rest) else ([], 0)
+            yield out
 
 
 def supported_extensions() -> tuple[str, ...]:

@@ -7,11 +7,31 @@ the disk, not the CPU, is the limit.
 
 from __future__ import annotations
 
+import math
 import os
 
 SR = 16000
 VAL_FRACTION = 0.1
 TEST_FRACTION = 0.2
+# the time-frequency grid, in time so it holds at any sample rate: windows of about 32 ms (a power of two,
+# for the FFT), hops of 10 ms (the field's usual frame rate); 64 mel bands, 40 below 16 kHz, where the
+# narrower band leaves the highest of 64 bands too few FFT bins
+WINDOW_SECONDS = 0.032
+HOP_SECONDS = 0.010
+
+
+def spectral_params(sr: int = SR) -> dict:
+    """The FFT size, hop and mel bands at sample rate ``sr``: what a front-end spec leaves out gets these.
+
+    Examples
+    --------
+    >>> spectral_params(16000)
+    {'n_fft': 512, 'hop_length': 160, 'n_mels': 64}
+    >>> spectral_params(8000)
+    {'n_fft': 256, 'hop_length': 80, 'n_mels': 40}
+    """
+    return {"n_fft": 2 ** round(math.log2(WINDOW_SECONDS * sr)), "hop_length": round(HOP_SECONDS * sr),
+            "n_mels": 64 if sr >= 16000 else 40}
 
 
 def default_workers() -> int:

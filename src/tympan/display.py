@@ -54,41 +54,51 @@ def plot_recording(y: np.ndarray, sr: int, title: str = "", n_fft: int = 2048, h
     >>> len(fig.axes) >= 4
     True
     """
-    wave = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
-    duration = len(y) / sr
-    with torch.no_grad():
-        spec = power_to_db(Spectrogram(n_fft, hop_length)(wave), top_db=top_db).numpy()
-        logmel = LogMel(sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, top_db=top_db)(wave).numpy()
-        mfcc = MFCC(sr=sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)(wave).numpy()
+    spec, logmel, mfcc = _time_frequency_images(y, sr, n_fft, hop_length, n_mels, n_mfcc, top_db)
     frame_seconds = hop_length / sr
     # Frame t is centred at t * hop: extend each image half a frame on both sides.
     t0, t1 = -frame_seconds / 2, (spec.shape[-1] - 0.5) * frame_seconds
 
     fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True, constrained_layout=True)
+    _plot_waveform(axes[0], y, sr, title)
+    _plot_image(fig, axes[1], spec, (t0, t1, 0, sr / 2), "magma", "dB", ylabel="frequency (Hz)",
+                title=f"spectrogram, n_fft={n_fft}, hop_length={hop_length}")
+    _plot_image(fig, axes[2], logmel, (t0, t1, -0.5, n_mels - 0.5), "magma", "dB", ylabel="mel band centre (Hz)",
+                title=f"log-mel, n_mels={n_mels}")
+    _label_mel_bands(axes[2], n_mels, sr)
+    _plot_image(fig, axes[3], mfcc, (t0, t1, -0.5, n_mfcc - 0.5), "coolwarm", "", ylabel="MFCC coefficient",
+                xlabel="time (s)", title=f"MFCC, n_mfcc={n_mfcc}")
+    return fig
+
+
+def _time_frequency_images(y, sr, n_fft, hop_length, n_mels, n_mfcc, top_db):
+    """The spectrogram (dB), log-mel and MFCC of ``y`` as ``(rows, frames)`` arrays, by Tympan's front-end."""
+    wave = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+    with torch.no_grad():
+        spec = power_to_db(Spectrogram(n_fft, hop_length)(wave), top_db=top_db).numpy()
+        logmel = LogMel(sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, top_db=top_db)(wave).numpy()
+        mfcc = MFCC(sr=sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)(wave).numpy()
+    return spec, logmel, mfcc
+
+
+def _plot_waveform(ax, y, sr, title):
     times = np.arange(len(y)) / sr
     step = max(1, len(y) // 20000)  # a plot needs no more points than pixels
-    axes[0].plot(times[::step], y[::step], linewidth=0.5, color="#333")
-    axes[0].set(ylabel="amplitude", title=title or None, xlim=(0, duration))
+    ax.plot(times[::step], y[::step], linewidth=0.5, color="#333")
+    ax.set(ylabel="amplitude", title=title or None, xlim=(0, len(y) / sr))
 
-    image = axes[1].imshow(spec, origin="lower", aspect="auto", cmap="magma",
-                           extent=(t0, t1, 0, sr / 2))
-    axes[1].set(ylabel="frequency (Hz)", title=f"spectrogram, n_fft={n_fft}, hop_length={hop_length}")
-    fig.colorbar(image, ax=axes[1], label="dB")
 
+def _plot_image(fig, ax, image, extent, cmap, colorbar_label, **labels):
+    shown = ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, extent=extent)
+    ax.set(**labels)
+    fig.colorbar(shown, ax=ax, label=colorbar_label)
+
+
+def _label_mel_bands(ax, n_mels, sr):
     # Mel bands are evenly spaced in mels, not Hz: label the band axis with the bands' centre frequencies.
-    image = axes[2].imshow(logmel, origin="lower", aspect="auto", cmap="magma",
-                           extent=(t0, t1, -0.5, n_mels - 0.5))
     centres = mel_frequencies(n_mels, 0.0, sr / 2)
     ticks = np.linspace(0, n_mels - 1, 6).round().astype(int)
-    axes[2].set_yticks(ticks, [f"{centres[i]:.0f}" for i in ticks])
-    axes[2].set(ylabel="mel band centre (Hz)", title=f"log-mel, n_mels={n_mels}")
-    fig.colorbar(image, ax=axes[2], label="dB")
-
-    image = axes[3].imshow(mfcc, origin="lower", aspect="auto", cmap="coolwarm",
-                           extent=(t0, t1, -0.5, n_mfcc - 0.5))
-    axes[3].set(ylabel="MFCC coefficient", xlabel="time (s)", title=f"MFCC, n_mfcc={n_mfcc}")
-    fig.colorbar(image, ax=axes[3])
-    return fig
+    ax.set_yticks(ticks, [f"{centres[i]:.0f}" for i in ticks])
 
 
 def plot_activations(names=None):
@@ -186,7 +196,7 @@ def plot_augmentations(y: np.ndarray, sr: int, out_dir, seed: int = 0) -> list[P
     logmel = LogMel(sr=sr, n_fft=1024 if sr > 16000 else 512, hop_length=max(1, sr // 100), n_mels=64)
     panels, written = [("original", logmel(x)[0])], []
     for name in [n for n in AUGMENTATIONS if n != "background"]:
-        (augmentation,) = build([{"name": name, "p": 1.0}], sr=sr)
+        (augmentation,) = build([{"kind": name, "p": 1.0}], sr=sr)
         g = torch.Generator().manual_seed(seed)
         if augmentation.stage == "waveform":
             z = augmentation(x, sr, g)

@@ -8,13 +8,15 @@ class TympanError(Exception):
 class AudioError(TympanError):
     """A recording cannot be used: missing, not audio, corrupt or truncated, empty, or non-finite.
 
-    ``path`` is the file and ``reason`` the short cause, so batch jobs can report both.
+    ``path`` is the file and ``reason`` the short cause, so batch jobs can report both. ``path`` is
+    ``None`` for audio passed as samples (an array), which has no file to name; the reason then says
+    which argument was wrong.
     """
 
     def __init__(self, path, reason):
-        self.path = str(path)
+        self.path = None if path is None else str(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(reason if self.path is None else f"{self.path}: {reason}")
 
 
 class DatasetError(TympanError):
@@ -27,3 +29,7 @@ class ConfigError(TympanError):
 
 class ModelFileError(TympanError):
     """A model file is missing, damaged or of an unknown version."""
+
+
+class OutputError(TympanError):
+    """A result cannot be written where it was asked for: the folder is a file, not writable, or full."""

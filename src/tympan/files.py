@@ -7,6 +7,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import OutputError
+
 
 @contextmanager
 def atomic_path(path):
@@ -23,11 +25,20 @@ def atomic_path(path):
     'whole or nothing'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{path}: a file is in the way of the folder {path.parent}; choose another place") from None
+    except OSError as error:  # no permission, a read-only or full disk
+        raise OutputError(f"{path}: cannot write here ({error.strerror or error}); choose another place") from None
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{threading.get_ident()}{path.suffix}")
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write it ({error.strerror or error}); the file that was there, if "
+                              "any, is unchanged") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -10,7 +10,7 @@ Some augmentations change what a label may depend on: pitch shifting changes the
 tempo (the lecture notes warn about both). Each declares what it ``changes``, and ``build`` refuses one that
 changes what a task declares it depends on.
 
-    pipeline = build([{"name": "noise", "p": 0.5, "snr_db": [10, 30]}, {"name": "spec_augment"}],
+    pipeline = build([{"kind": "noise", "p": 0.5, "snr_db": [10, 30]}, {"kind": "spec_augment"}],
                      depends_on=["key"])
 
 The augmentations live in modules by what they change: ``waveform`` (level, noise, time shift), ``stretch``
@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..defaults import SR
 from ..errors import ConfigError
+from ..registry import legacy_name_as_kind
 from .base import AUGMENTATIONS, Augmentation, register
 
-# Registration order is the order of AUGMENTATIONS, which the help, the error for an unknown name and the
+# Registration order is the order of AUGMENTATIONS, which the help, the error for an unknown kind and the
 # plots follow: these four imports stay in pipeline order, not sorted.
 from .waveform import Gain, Noise, TimeShift  # isort: skip
 from .stretch import PitchShift, TimeStretch, phase_vocoder, pitch_shift  # isort: skip
@@ -49,24 +51,23 @@ def _recordings(folder, sr: int) -> list[np.ndarray]:
 
 
 def build(specs, depends_on=(), sr: int | None = None) -> list[Augmentation]:
-    """Augmentations from specs ``[{"name": ..., "p": ..., params}]``, refusing any that changes what the
+    """Augmentations from specs ``[{"kind": ..., "p": ..., params}]``, refusing any that changes what the
     task's labels depend on (``depends_on``, e.g. ``["key", "tempo"]``). ``background`` takes ``folder``
-    (recordings decoded at ``sr``) or ``recordings`` (arrays)."""
+    (recordings decoded at ``sr``) or ``recordings`` (arrays). A spec keyed by ``name``, as files written
+    before ``kind`` say, is read the same."""
     pipeline = []
     for spec in specs or []:
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        if name == "background" and "folder" in spec:
-            spec["recordings"] = _recordings(spec.pop("folder"), sr or 16000)
-        if name not in AUGMENTATIONS:
-            raise ConfigError(f"augmentation {name!r}: choose one of {', '.join(AUGMENTATIONS)}")
-        cls = AUGMENTATIONS[name]
+        spec = legacy_name_as_kind(spec)
+        kind = spec.pop("kind", None)
+        cls = AUGMENTATIONS.get(kind)
+        if kind == "background" and "folder" in spec:
+            spec["recordings"] = _recordings(spec.pop("folder"), sr or SR)
         broken = sorted(set(cls.changes) & set(depends_on))
         if broken:
-            raise ConfigError(f"augmentation {name} changes the {', '.join(broken)}, which this task's labels "
+            raise ConfigError(f"augmentation {kind} changes the {', '.join(broken)}, which this task's labels "
                               f"depend on (data.depends_on): it would teach the model wrong labels; remove it")
         try:
             pipeline.append(cls(**spec))
         except TypeError as error:
-            raise ConfigError(f"augmentation {name}: {error}") from None
+            raise ConfigError(f"augmentation {kind}: {error}") from None
     return pipeline

@@ -1,4 +1,4 @@
-"""What every augmentation shares: the registry by name, the ``Augmentation`` base with its probability, a
+"""What every augmentation shares: the registry by kind, the ``Augmentation`` base with its probability, a
 seeded uniform draw, and cropping or padding to a batch's length."""
 
 from __future__ import annotations
@@ -6,17 +6,10 @@ from __future__ import annotations
 import torch
 
 from ..errors import ConfigError
+from ..registry import Registry
 
-
-AUGMENTATIONS: dict[str, type] = {}
-
-
-def register(name: str):
-    def add(cls):
-        cls.name = name
-        AUGMENTATIONS[name] = cls
-        return cls
-    return add
+AUGMENTATIONS = Registry("augmentation")
+register = AUGMENTATIONS.register
 
 
 def _uniform(g: torch.Generator, low: float, high: float, n: int) -> torch.Tensor:
@@ -26,12 +19,13 @@ def _uniform(g: torch.Generator, low: float, high: float, n: int) -> torch.Tenso
 class Augmentation:
     """Applied to each example with probability ``p``. ``stage`` is ``"waveform"`` or ``"spectrogram"``."""
 
+    kind: str  # set by ``register``
     stage = "waveform"
     changes: tuple[str, ...] = ()
 
     def __init__(self, p: float = 0.5):
         if not 0 <= p <= 1:
-            raise ConfigError(f"augmentation {self.name}: p={p} must be a probability in [0, 1]")
+            raise ConfigError(f"augmentation {self.kind}: p={p} must be a probability in [0, 1]")
         self.p = float(p)
 
     def chosen(self, g: torch.Generator, n: int) -> torch.Tensor:

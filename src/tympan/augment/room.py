@@ -99,15 +99,15 @@ class Equalize(Augmentation):
     def __init__(self, p: float = 0.5, db=(-10.0, 10.0), n_points: int = 6, band_limit_p: float = 0.3,
                  low_hz=(50.0, 400.0), high_hz=(3400.0, 8000.0), fmin: float = 50.0):
         super().__init__(p)
-        self.db = _range(self.name, "db", db)
+        self.db = _range(self.kind, "db", db)
         if int(n_points) != n_points or n_points < 2:
             raise ConfigError(f"augmentation equalize: n_points={n_points!r} must be a whole number, at least 2")
         self.n_points = int(n_points)
         if not 0 <= band_limit_p <= 1:
             raise ConfigError(f"augmentation equalize: band_limit_p={band_limit_p} must be a probability in [0, 1]")
         self.band_limit_p = float(band_limit_p)
-        self.low_hz = _range(self.name, "low_hz", low_hz, least=0.0)
-        self.high_hz = _range(self.name, "high_hz", high_hz, least=1.0)
+        self.low_hz = _range(self.kind, "low_hz", low_hz, least=0.0)
+        self.high_hz = _range(self.kind, "high_hz", high_hz, least=1.0)
         if not fmin > 0:
             raise ConfigError(f"augmentation equalize: fmin={fmin} must be a frequency above 0 Hz")
         self.fmin = float(fmin)
@@ -237,9 +237,9 @@ class Reverb(Augmentation):
     def __init__(self, p: float = 0.5, rt60=(0.2, 1.0), drr_db=(0.0, 15.0), pre_delay_seconds=(0.001, 0.01),
                  high_rt60_ratio: float = 0.6, crossover_hz: float = 4000.0):
         super().__init__(p)
-        self.rt60 = _range(self.name, "rt60", rt60, least=0.01)
-        self.drr_db = _range(self.name, "drr_db", drr_db)
-        self.pre_delay_seconds = _range(self.name, "pre_delay_seconds", pre_delay_seconds, least=0.0)
+        self.rt60 = _range(self.kind, "rt60", rt60, least=0.01)
+        self.drr_db = _range(self.kind, "drr_db", drr_db)
+        self.pre_delay_seconds = _range(self.kind, "pre_delay_seconds", pre_delay_seconds, least=0.0)
         if not 0 < high_rt60_ratio <= 1:
             raise ConfigError(f"augmentation reverb: high_rt60_ratio={high_rt60_ratio} must be in (0, 1]: "
                               f"high frequencies decay as fast as low ones or faster")

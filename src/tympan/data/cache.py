@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..audio import load
 from ..defaults import default_workers
-from ..errors import AudioError
+from ..errors import AudioError, ConfigError
 from .manifest import BadFile, Item
 
 # Bump when decoding or resampling changes, so old entries are not mistaken for new ones.
@@ -50,6 +50,11 @@ class AudioCache:
     root : str or Path or None
         Cache folder; ``None`` for ``default_cache_dir()``.
 
+    Raises
+    ------
+    ConfigError
+        If the folder cannot be created or its index written (a file in the way, no permission).
+
     Examples
     --------
     >>> import soundfile, numpy as np, tempfile
@@ -62,17 +67,21 @@ class AudioCache:
     def __init__(self, root=None):
         self.root = Path(root) if root is not None else default_cache_dir()
         self.audio_dir = self.root / f"audio-v{CACHE_VERSION}"
-        self.audio_dir.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
-        # Create the index once, here: switching to WAL ignores the busy timeout, so threads that each
-        # tried it on a new database would fail with "database is locked".
-        with sqlite3.connect(self.root / "index.sqlite", timeout=60) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
-                               "mtime_ns INTEGER, digest TEXT)")
-        connection.close()
+        try:
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+            # Create the index once, here: switching to WAL ignores the busy timeout, so threads that each
+            # tried it on a new database would fail with "database is locked".
+            with sqlite3.connect(self.root / "index.sqlite", timeout=60) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+                                   "mtime_ns INTEGER, digest TEXT)")
+            connection.close()
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(f"cache folder {self.root}: cannot keep decoded audio there ({error}); set "
+                              "TYMPAN_CACHE to a writable folder") from None
 
     def _index(self) -> sqlite3.Connection:
         # One connection per thread (and so per process): SQLite connections must not be shared.

@@ -1,6 +1,6 @@
 """The manifest: which recordings a dataset has, their labels, splits, folds and groups.
 
-Every dataset layout (``layouts.py``) produces one; splitting, caching, inspection and training read it.
+Every dataset layout (``layouts``) produces one; splitting, caching, inspection and training read it.
 An item's ``group`` is what must not leak between training and test (a speaker, a source recording, an
 artist); its ``start``/``end`` select a segment of the file in seconds.
 """

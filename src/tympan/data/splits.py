@@ -87,14 +87,7 @@ def assign_splits(manifest: Manifest, val_fraction: float = 0.1, test_fraction: 
     has_split = any(item.split is not None for item in items)
 
     if folds and not has_split:
-        if len(folds) < 3:
-            raise DatasetError(f"{manifest.root}: {len(folds)} fold(s) cannot give train, validation and test folds")
-        test_fold = folds[-1] if test_fold is None else test_fold
-        if test_fold not in folds:
-            raise ConfigError(f"test_fold={test_fold}: the dataset's folds are {folds}")
-        val_fold = folds[folds.index(test_fold) - 1]
-        role = {test_fold: "test", val_fold: "val"}
-        return replace(manifest, items=[replace(item, split=role.get(item.fold, "train")) for item in items])
+        return replace(manifest, items=_split_by_folds(items, folds, test_fold, manifest.root))
     if test_fold is not None:
         raise ConfigError(f"test_fold={test_fold} given, but {manifest.root} has no folds")
 
@@ -107,15 +100,36 @@ def assign_splits(manifest: Manifest, val_fraction: float = 0.1, test_fraction: 
         items = [replace(item, split="test" if h else "train") for item, h in zip(items, held)]
 
     if not any(item.split == "val" for item in items):
-        train_idx = [i for i, item in enumerate(items) if item.split == "train"]
-        train = [items[i] for i in train_idx]
-        # one group in training cannot give a group of its own to validation: recordings, then
-        enough = len({item.group for item in train if item.group is not None}) >= 2
-        held = _holdout(train, val_fraction, seed + 1, by_group and enough)
-        for i, h in zip(train_idx, held):
-            if h:
-                items[i] = replace(items[i], split="val")
+        items = _with_validation(items, val_fraction, seed + 1, by_group)
     return replace(manifest, items=items)
+
+
+def _split_by_folds(items: list[Item], folds: list, test_fold, root) -> list[Item]:
+    """The items of ``test_fold`` (default: the last fold) as test, of the fold before it as validation,
+    the rest as training: whole folds stay together, as the dataset's protocol intends."""
+    if len(folds) < 3:
+        raise DatasetError(f"{root}: {len(folds)} fold(s) cannot give train, validation and test folds")
+    test_fold = folds[-1] if test_fold is None else test_fold
+    if test_fold not in folds:
+        raise ConfigError(f"test_fold={test_fold}: the dataset's folds are {folds}")
+    val_fold = folds[folds.index(test_fold) - 1]
+    role = {test_fold: "test", val_fold: "val"}
+    return [replace(item, split=role.get(item.fold, "train")) for item in items]
+
+
+def _with_validation(items: list[Item], fraction: float, seed: int, by_group: bool) -> list[Item]:
+    """The items with about ``fraction`` of the training ones moved to validation, stratified by class and,
+    where training has two groups or more, group-disjoint from the rest of training."""
+    train_idx = [i for i, item in enumerate(items) if item.split == "train"]
+    train = [items[i] for i in train_idx]
+    # one group in training cannot give a group of its own to validation: recordings, then
+    enough = len({item.group for item in train if item.group is not None}) >= 2
+    held = _holdout(train, fraction, seed, by_group and enough)
+    items = list(items)
+    for i, h in zip(train_idx, held):
+        if h:
+            items[i] = replace(items[i], split="val")
+    return items
 
 
 def group_folds(manifest: Manifest, n_folds: int | None = None, seed: int = 0) -> Manifest:

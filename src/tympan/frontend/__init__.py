@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from ..defaults import SR, spectral_params
 from ..errors import ConfigError
 from .cepstral import MFCC
 from .clips import transform_clips
@@ -34,7 +35,7 @@ from .spectral import MelSpectrogram, Spectrogram
 from .waveform import Waveform
 
 __all__ = ["DEFAULT_FRONTEND", "FRONTENDS", "MFCC", "PCEN", "PER_RECORDING", "STD_FLOOR", "LogMel",
-           "MelSpectrogram", "Spectrogram", "Waveform", "build_frontend", "dct_matrix", "hz_to_mel",
+           "MelSpectrogram", "Spectrogram", "Waveform", "build_frontend", "resolve_frontend", "dct_matrix", "hz_to_mel",
            "mel_filterbank", "mel_frequencies", "mel_to_hz", "normalize_per_recording", "power_to_db",
            "recorded_frames", "silent_frames", "transform_clips"]
 
@@ -44,7 +45,7 @@ __all__ = ["DEFAULT_FRONTEND", "FRONTENDS", "MFCC", "PCEN", "PER_RECORDING", "ST
 # ``pcen`` mel magnitudes with per-channel energy normalisation in place of the logarithm.
 FRONTENDS = {"waveform": Waveform, "stft": Spectrogram, "mel": MelSpectrogram, "logmel": LogMel, "mfcc": MFCC,
              "pcen": PCEN}
-DEFAULT_FRONTEND = {"kind": "logmel", "sr": 16000, "n_fft": 512, "hop_length": 160, "n_mels": 64}
+DEFAULT_FRONTEND = {"kind": "logmel", "sr": SR, **spectral_params(SR)}
 
 
 def _defaults(cls) -> dict:
@@ -58,28 +59,14 @@ def _defaults(cls) -> dict:
     return found
 
 
-def build_frontend(config: dict | None = None) -> tuple[torch.nn.Module, dict]:
-    """A front-end layer from its configuration, and the configuration with every default filled in.
-
-    Parameters
-    ----------
-    config : dict or None
-        ``{"kind": "waveform" | "stft" | "mel" | "logmel" | "mfcc" | "pcen", "sr": ..., **layer parameters}``;
-        ``None`` is ``DEFAULT_FRONTEND`` (log-mel at 16 kHz, 32 ms windows, 10 ms hops, 64 bands).
-        ``sr`` is the sample rate the model takes, recorded with every front-end.
-
-    Returns
-    -------
-    layer : nn.Module
-        With ``.sr`` and ``.n_frames(n_samples)``.
-    resolved : dict
-        Enough to rebuild the same layer, as stored in a model file.
+def resolve_frontend(config: dict | None = None) -> tuple[type, dict]:
+    """The front-end class a spec names and the spec with every default filled in, checked without
+    building the layer (a configuration is checked when it is read, before any data is).
 
     Examples
     --------
-    >>> layer, resolved = build_frontend({"kind": "mfcc", "sr": 8000, "n_fft": 256, "n_mfcc": 13})
-    >>> resolved["n_mels"], layer(torch.zeros(8000)).shape
-    (128, torch.Size([13, 126]))
+    >>> resolve_frontend({"kind": "logmel"})[1]["sr"]
+    16000
     """
     config = dict(DEFAULT_FRONTEND if config is None else config)
     kind = config.pop("kind", DEFAULT_FRONTEND["kind"])
@@ -93,14 +80,51 @@ def build_frontend(config: dict | None = None) -> tuple[torch.nn.Module, dict]:
     if unknown:
         raise ConfigError(f"frontend {kind}: unknown option(s) {', '.join(unknown)}; "
                           f"it takes {', '.join(sorted(accepted))}")
-    resolved = {**accepted, **config}
-    if int(resolved["sr"]) <= 0:
-        raise ConfigError(f"frontend sr={resolved['sr']}: the sample rate must be a positive number of Hz")
-    params = dict(resolved)
+    # the library's defaults, not the layer's (librosa's 22,050 Hz and 2048-sample windows): a spec that
+    # names only its kind gets the grid every other default in Tympan uses
+    config = {k: v for k, v in config.items() if v is not None}
+    config.setdefault("sr", SR)
+    if isinstance(config["sr"], bool) or not isinstance(config["sr"], (int, float)) or config["sr"] <= 0:
+        raise ConfigError(f"frontend sr={config['sr']!r}: the sample rate must be a positive number of Hz")
+    grid = spectral_params(int(config["sr"]))
+    config.update({k: v for k, v in grid.items() if k in accepted and k not in config})
+    return cls, {"kind": kind, **accepted, **config}
+
+
+def build_frontend(config: dict | None = None) -> tuple[torch.nn.Module, dict]:
+    """A front-end layer from its configuration, and the configuration with every default filled in.
+
+    Parameters
+    ----------
+    config : dict or None
+        ``{"kind": "waveform" | "stft" | "mel" | "logmel" | "mfcc" | "pcen", "sr": ..., **layer parameters}``;
+        ``None`` is ``DEFAULT_FRONTEND`` (log-mel at 16 kHz, 32 ms windows, 10 ms hops, 64 bands).
+        ``sr`` is the sample rate the model takes, recorded with every front-end. What the spec leaves out
+        (or sets to ``None``) of ``sr``, ``n_fft``, ``hop_length`` and ``n_mels`` comes from
+        ``tympan.defaults`` (16 kHz and ``defaults.spectral_params(sr)``), the rest from the layer's own defaults
+        (librosa's), so a model file records every value.
+
+    Returns
+    -------
+    layer : nn.Module
+        With ``.sr`` and ``.n_frames(n_samples)``.
+    resolved : dict
+        Enough to rebuild the same layer, as stored in a model file.
+
+    Examples
+    --------
+    >>> layer, resolved = build_frontend({"kind": "mfcc", "sr": 8000, "n_fft": 256, "n_mfcc": 13})
+    >>> resolved["n_mels"], resolved["hop_length"], layer(torch.zeros(8000)).shape
+    (40, 80, torch.Size([13, 101]))
+    >>> build_frontend({"kind": "logmel"})[1] == {**DEFAULT_FRONTEND, **build_frontend()[1]}
+    True
+    """
+    cls, resolved = resolve_frontend(config)
+    params = {k: v for k, v in resolved.items() if k != "kind"}
     if cls is Spectrogram:
         sr = params.pop("sr")
         layer = Spectrogram(**params)
         layer.sr = int(sr)
     else:
         layer = cls(**params)
-    return layer, {"kind": kind, **resolved}
+    return layer, resolved

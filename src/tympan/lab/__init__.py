@@ -5,8 +5,9 @@ its losses, optimisers and schedules; ``Classifier`` and ``fit`` on the demo dat
 writes its figure to ``out/NAME.png``, and returns its numbers: a JSON-able dict with a one-line
 ``verdict`` and ``holds``, whether the lesson's claim held in this run.
 
-``LESSONS`` maps each name to ``(one-line description, function)``; a lesson is a function
-``(out, seed) -> dict`` (``out`` a folder, or None for no figure) and one line here.
+``LESSONS``, a registry, holds each name's ``Lesson(description, function)``: a lesson is a function
+``(out, seed) -> dict`` (``out`` a folder, or None for no figure) and one entry here, in the order of
+``tympan lab --list``.
 
 Examples
 --------
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
-from ..errors import ConfigError
+from ..registry import Registry
 from .activations import activations, depth
 from .conventional import conventional_vs_deep
 from .convolution import features, weights
@@ -28,25 +30,30 @@ from .descent import descent, learning_rate
 from .memory import memory
 from .perceptron import step_vs_sigmoid, xor
 
-LESSONS: dict[str, tuple[str, callable]] = {
-    "xor": ("one unit learns AND, OR and NOT but not XOR; one hidden layer of sigmoid units learns XOR", xor),
-    "step-vs-sigmoid": ("a network of binary steps never learns (its gradient is 0); of sigmoids, it does",
-                        step_vs_sigmoid),
-    "activations": ("every activation and its derivative, and what a one-hidden-layer network fits with each",
-                    activations),
-    "learning-rate": ("gradient descent with rates from too small to too large: crawls, converges, overshoots",
-                      learning_rate),
-    "descent": ("batch, stochastic and mini-batch gradient descent and Adam, by examples seen and by time",
-                descent),
-    "depth": ("in 10 layers, sigmoid units pass back vanishing gradients, ReLUs do not", depth),
-    "weights": ("the lecture's weight counts (491,520 / 61,440 / 7,680) and a CNN against a dense network",
-                weights),
-    "memory": ("recall the first symbol after T steps: a plain RNN forgets as T grows, an LSTM does not",
-               memory),
-    "features": ("what a CNN trained on the demo data learned: filters, feature maps, saliency", features),
-    "conventional-vs-deep": ("MFCC + SVM against a CNN as the training set grows: where deep learning overtakes",
-                             conventional_vs_deep),
-}
+class Lesson(NamedTuple):
+    description: str  # one line, for tympan lab --list
+    function: Callable  # (out, seed) -> dict
+
+
+LESSONS = Registry("lesson")
+LESSONS.add("xor", Lesson(
+    "one unit learns AND, OR and NOT but not XOR; one hidden layer of sigmoid units learns XOR", xor))
+LESSONS.add("step-vs-sigmoid", Lesson(
+    "a network of binary steps never learns (its gradient is 0); of sigmoids, it does", step_vs_sigmoid))
+LESSONS.add("activations", Lesson(
+    "every activation and its derivative, and what a one-hidden-layer network fits with each", activations))
+LESSONS.add("learning-rate", Lesson(
+    "gradient descent with rates from too small to too large: crawls, converges, overshoots", learning_rate))
+LESSONS.add("descent", Lesson(
+    "batch, stochastic and mini-batch gradient descent and Adam, by examples seen and by time", descent))
+LESSONS.add("depth", Lesson("in 10 layers, sigmoid units pass back vanishing gradients, ReLUs do not", depth))
+LESSONS.add("weights", Lesson(
+    "the lecture's weight counts (491,520 / 61,440 / 7,680) and a CNN against a dense network", weights))
+LESSONS.add("memory", Lesson(
+    "recall the first symbol after T steps: a plain RNN forgets as T grows, an LSTM does not", memory))
+LESSONS.add("features", Lesson("what a CNN trained on the demo data learned: filters, feature maps, saliency", features))
+LESSONS.add("conventional-vs-deep", Lesson(
+    "MFCC + SVM against a CNN as the training set grows: where deep learning overtakes", conventional_vs_deep))
 
 
 def run(name: str, out=None, seed: int = 0) -> dict:
@@ -61,12 +68,10 @@ def run(name: str, out=None, seed: int = 0) -> dict:
     seed : int
         Seed of every random choice: data, initial weights, batch order.
     """
-    if name not in LESSONS:
-        raise ConfigError(f"no lesson called {name!r}: choose one of {', '.join(LESSONS)} "
-                          "(tympan lab --list describes them)")
+    lesson = LESSONS.get(name)
     started = time.perf_counter()
-    result = LESSONS[name][1](Path(out) if out is not None else None, int(seed))
+    result = lesson.function(Path(out) if out is not None else None, int(seed))
     return {"lesson": name, "seed": int(seed), **result, "seconds": round(time.perf_counter() - started, 2)}
 
 
-__all__ = ["LESSONS", "run"]
+__all__ = ["LESSONS", "Lesson", "run"]

@@ -112,12 +112,12 @@ def gradients(network, data: ClipSet, t: TrainConfig) -> dict[str, torch.Tensor]
 
 @torch.no_grad()
 def accuracy_of(network, data: ClipSet) -> float:
-    """The share of examples classified right: the largest logit, or a logit >= 0 for one sigmoid unit
-    (the step: class 1 when w.x + b >= 0)."""
+    """The share of examples classified right: the largest logit, or a logit > 0 for one sigmoid unit
+    (the binary step: class 1 when w.x + b > 0)."""
     x, y = tensors(data)
     logits = network(x)
     if logits.shape[1] == 1:
-        return float(((logits[:, 0] >= 0).float() == (y.reshape(-1) > 0.5).float()).float().mean())
+        return float(((logits[:, 0] > 0).float() == (y.reshape(-1) > 0.5).float()).float().mean())
     return float((logits.argmax(1) == y).float().mean())
 
 

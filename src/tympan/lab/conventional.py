@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import TympanError
 from ..train.compare import FRACTIONS
 from .common import rounded, save, single_threaded
 from .convolution import CLIP_SECONDS, FRONTEND, SR
@@ -26,6 +27,25 @@ def _cnn_config(seed: int) -> str:
                        "train": {"optimizer": "adam", "learning_rate": 0.003, "batch_size": 32, "epochs": 15,
                                  "schedule": "cosine", "warmup_epochs": 1, "early_stopping": 0,
                                  "precise_bn": False, "seed": seed}})
+
+
+def _every_run(result: dict, runs=None) -> dict:
+    """``compare``'s rows by ``(approach, fraction)``; a ``TympanError`` naming each run that failed, since
+    the lesson compares every size of both approaches (``runs``: the folder of the runs, when kept).
+
+    Examples
+    --------
+    >>> _every_run({"rows": [{"approach": "CNN", "fraction": 0.1, "accuracy": 0.5}], "failed": []})
+    {('CNN', 0.1): {'approach': 'CNN', 'fraction': 0.1, 'accuracy': 0.5}}
+    """
+    failed = result["failed"]
+    if failed:
+        listing = "\n".join(f"  {f['approach']} on {f['fraction']:.0%} of the training split: {f['error']}"
+                            for f in failed)
+        where = f"; the runs are in {runs}" if runs is not None else ""
+        raise TympanError(f"conventional-vs-deep: {len(failed)} of {len(result['rows'])} training runs failed, "
+                          f"so the approaches cannot be compared at every size{where}:\n{listing}")
+    return {(r["approach"], r["fraction"]): r for r in result["rows"]}
 
 
 @single_threaded
@@ -54,9 +74,7 @@ def conventional_vs_deep(out=None, seed: int = 0, n_per_class: int = 60) -> dict
         runs = Path(out) / "runs" if out is not None else tmp / "runs"
         result = compare(data, runs, [f"{SVM}=baseline", f"{CNN_LABEL}={tmp / 'cnn.yaml'}"], layout="folder",
                          sets=[f"train.seed={seed}"], fractions=FRACTIONS, progress=False)
-    if result["failed"]:
-        raise RuntimeError(f"conventional-vs-deep: {result['failed']}")
-    rows = {(r["approach"], r["fraction"]): r for r in result["rows"]}
+    rows = _every_run(result, runs if out is not None else None)
     sizes = [rows[CNN_LABEL, f]["n_train"] for f in FRACTIONS]
     baseline = [rows[SVM, f]["accuracy"] for f in FRACTIONS]
     cnn = [rows[CNN_LABEL, f]["accuracy"] for f in FRACTIONS]

@@ -29,7 +29,7 @@ def xor(out=None, seed: int = 0) -> dict:
     """One unit learns AND, OR and NOT but not XOR; one hidden layer of sigmoid units learns XOR.
 
     The perceptron is one unit, ``w . x + b``. It is trained as a sigmoid unit (gradient descent on the
-    binary cross-entropy) and read as a step unit: class 1 when ``w . x + b >= 0``, the same hyperplane.
+    binary cross-entropy) and read as a step unit: class 1 when ``w . x + b > 0``, the same hyperplane.
     No line separates XOR's two classes, so any one unit gets at most 3 of its 4 points right (75%).
 
     Returns

@@ -1,17 +1,17 @@
-"""Activation functions by name: the nonlinearity after a layer, and the derivative training sees.
+"""Activation functions by kind: the nonlinearity after a layer, and the derivative training sees.
 
-Each is an ``nn.Module`` registered by name (adding one: a class and ``@register("name")``); ``get`` builds
-it from ``"leaky_relu"`` or ``{name: leaky_relu, slope: 0.1}``, and ``get(f.config())`` rebuilds it.
-``init`` is ``"he"`` for the ReLU family, which zeroes about half its inputs and so needs twice the weight
+Each is an ``nn.Module`` in the ``ACTIVATIONS`` registry (adding one: a class and ``@register("kind")``);
+``get`` builds it from ``"leaky_relu"`` or ``{kind: leaky_relu, slope: 0.1}``, and ``get(f.config())`` rebuilds
+it. ``init`` is ``"he"`` for the ReLU family, which zeroes about half its inputs and so needs twice the weight
 variance to keep the signal's scale, ``"xavier"`` for the others. ``curves`` samples each and its derivative.
 
 Examples
 --------
->>> f = get({"name": "leaky_relu", "slope": 0.1})
+>>> f = get({"kind": "leaky_relu", "slope": 0.1})
 >>> f(torch.tensor([-2.0, 3.0]))
 tensor([-0.2000,  3.0000])
 >>> f.config(), f.init
-({'name': 'leaky_relu', 'slope': 0.1}, 'he')
+({'kind': 'leaky_relu', 'slope': 0.1}, 'he')
 """
 
 from __future__ import annotations
@@ -26,26 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..registry import Registry, legacy_name_as_kind
 
-ACTIVATIONS: dict[str, type] = {}
+ACTIVATIONS = Registry("activation")
+register = ACTIVATIONS.register
+names = ACTIVATIONS.names
 INITS = ("he", "xavier")
-
-
-def register(name: str):
-    """Add an activation class to ``ACTIVATIONS`` under ``name``: ``@register("name")`` above the class."""
-    def add(cls):
-        # A forgotten ``init`` would silently give the wrong weight scale: fail when the module is imported.
-        if getattr(cls, "init", None) not in INITS:
-            raise TypeError(f"activation {name!r}: set the class attribute init to one of {INITS}")
-        cls.name = name
-        ACTIVATIONS[name] = cls
-        return cls
-    return add
-
-
-def names() -> list[str]:
-    """The registered activation names, in the order they were added."""
-    return list(ACTIVATIONS)
 
 
 def _parameters(cls) -> list[str]:
@@ -60,62 +46,67 @@ def _number(activation: str, param: str, value, positive: bool = False) -> float
     return float(value)
 
 
-def get(name, **params) -> nn.Module:
-    """The activation called ``name``, built with ``params``.
+def get(kind, **params) -> nn.Module:
+    """The activation ``kind``, built with ``params``.
 
     Parameters
     ----------
-    name : str, dict or nn.Module
-        A name from ``names()``; a dict ``{"name": ..., **params}`` as ``config()`` gives, whose
-        parameters ``**params`` override; or a module, returned as is.
+    kind : str, dict or nn.Module
+        A kind from ``names()``; a dict ``{"kind": ..., **params}`` as ``config()`` gives (or, from older
+        files, ``{"name": ...}``), whose parameters ``**params`` override; or a module, returned as is.
 
     Examples
     --------
     >>> get("softplus", beta=2.0)
     Softplus(beta=2.0)
-    >>> get({"name": "elu", "alpha": 0.5}, alpha=2)
+    >>> get({"kind": "elu", "alpha": 0.5}, alpha=2)
     ELU(alpha=2.0)
     """
-    if isinstance(name, nn.Module):
+    if isinstance(kind, nn.Module):
         if params:
-            raise ConfigError(f"activation {name!r} is already built and takes no parameters {sorted(params)}: "
-                              f"give its name instead, e.g. {{'name': 'leaky_relu', 'slope': 0.1}}")
-        return name
-    if isinstance(name, dict):
-        if "name" not in name:
-            raise ConfigError(f"activation {name!r}: a dict needs a 'name' key, e.g. {{'name': 'leaky_relu'}}")
-        spec = dict(name)
-        name = spec.pop("name")
+            raise ConfigError(f"activation {kind!r} is already built and takes no parameters {sorted(params)}: "
+                              f"give its kind instead, e.g. {{'kind': 'leaky_relu', 'slope': 0.1}}")
+        return kind
+    if isinstance(kind, dict):
+        spec = legacy_name_as_kind(kind)
+        if "kind" not in spec:
+            raise ConfigError(f"activation {kind!r}: a dict needs a 'kind' key, e.g. {{'kind': 'leaky_relu'}}")
+        kind = spec.pop("kind")
         params = {**spec, **params}
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ConfigError(f"activation={name!r} is unknown: choose one of {', '.join(ACTIVATIONS)}")
-    accepted = _parameters(ACTIVATIONS[name])
+    cls = ACTIVATIONS.get(kind)
+    accepted = _parameters(cls)
     for key in params:
         if key not in accepted:
-            raise ConfigError(f"activation {name!r} has no parameter {key!r}: it accepts "
+            raise ConfigError(f"activation {kind!r} has no parameter {key!r}: it accepts "
                               f"{', '.join(accepted) if accepted else 'no parameters'}")
-    return ACTIVATIONS[name](**params)
+    return cls(**params)
 
 
 class ActivationFunction(nn.Module):
-    """What every activation shares: its registered ``name``, its ``init`` and its ``config()``.
+    """What every activation shares: its registered ``kind``, its ``init`` and its ``config()``.
 
     One without parameters sets ``forward`` to the torch built-in itself: ``staticmethod(torch.tanh)``.
     """
 
-    name: str
+    kind: str  # set by ``register``
     init: str  # "he" or "xavier", read by the network builder to initialise the layer before this one
     elementwise = True  # False for functions of a whole vector (softmax)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A forgotten ``init`` would silently give the wrong weight scale: fail when the module is imported.
+        if getattr(cls, "init", None) not in INITS:
+            raise TypeError(f"activation {cls.__name__}: set the class attribute init to one of {INITS}")
 
     def __init__(self):
         super().__init__()
 
     def config(self) -> dict:
-        """``{"name": ..., **params}`` as plain JSON; ``get(self.config())`` builds the same activation."""
-        return {"name": self.name, **{p: getattr(self, p) for p in _parameters(type(self))}}
+        """``{"kind": ..., **params}`` as plain JSON; ``get(self.config())`` builds the same activation."""
+        return {"kind": self.kind, **{p: getattr(self, p) for p in _parameters(type(self))}}
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")
+        return ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "kind")
 
 
 @register("linear")
@@ -135,7 +126,7 @@ class _StepFunction(torch.autograd.Function):
     def forward(ctx, x, surrogate):
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return (x >= 0).to(x.dtype)
+        return (x > 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -150,7 +141,10 @@ class _StepFunction(torch.autograd.Function):
 
 @register("step")
 class Step(ActivationFunction):
-    """Binary step, f(x) = 1 if x >= 0 else 0 (so step(0) = 1), the perceptron's activation.
+    """Binary step, f(x) = 1 if x > 0 else 0 (so step(0) = 0), the perceptron's activation.
+
+    As the lecture notes define it (Pardo: f(x) = 1 if 0 < sum_i w_i x_i, else 0), a unit fires only where
+    its weighted sum is above the threshold, not on it.
 
     Gradient descent cannot train a network of steps. The derivative is 0 for every x != 0 and undefined at
     x = 0, and by the chain rule it is a factor of every weight's gradient: a small change of a weight changes
@@ -173,7 +167,7 @@ class Step(ActivationFunction):
     --------
     >>> x = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
     >>> Step()(x).tolist()
-    [0.0, 1.0, 1.0]
+    [0.0, 0.0, 1.0]
     >>> Step()(x).sum().backward(); x.grad
     tensor([0., 0., 0.])
     >>> x.grad = None; Step(surrogate="identity")(x).sum().backward(); x.grad
@@ -300,7 +294,7 @@ def curves(names: list[str] | None = None, x=None) -> dict[str, tuple[np.ndarray
     Parameters
     ----------
     names : list of str, optional
-        Registered names; default all of them.
+        Registered kinds; default all of them.
     x : array-like, optional
         The points; default ``np.linspace(-4, 4, 801)``.
 

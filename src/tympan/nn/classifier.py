@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import AudioError, ConfigError
 from ..frontend import build_frontend
 from .models import build_network, network_spec
 
@@ -161,6 +161,13 @@ class Classifier(nn.Module):
         np.ndarray
             ``(n_classes,)`` probabilities, in ``self.classes`` order. A recording longer than
             ``clip_seconds`` is scored in clip-long windows overlapping by half, and their scores averaged.
+
+        Raises
+        ------
+        AudioError
+            If the file cannot be decoded, or the samples are empty, of another shape, or not finite.
+        ConfigError
+            If ``sr`` is missing (for an array) or not a positive number.
         """
         from ..audio import load, resample
 
@@ -170,14 +177,20 @@ class Classifier(nn.Module):
             if sr is None:
                 raise ConfigError(f"predict: pass sr=, the sample rate of the waveform (this model takes "
                                   f"{self.sr} Hz and resamples anything else)")
-            y = np.asarray(audio, dtype=np.float32)
+            if isinstance(sr, bool) or not isinstance(sr, (int, float, np.number)) or not sr > 0:
+                raise ConfigError(f"predict: sr={sr!r}: the waveform's sample rate must be a positive number of Hz")
+            try:
+                y = np.asarray(audio, dtype=np.float32)
+            except (TypeError, ValueError) as error:
+                raise AudioError(None, f"predict: audio is neither a path nor an array of samples ({error})") from None
+            if y.ndim not in (1, 2) or y.size == 0:
+                raise AudioError(None, f"predict: the waveform has shape {y.shape}; pass a non-empty 1-D "
+                                       "(samples,) or 2-D (channels, samples) array")
+            if not np.isfinite(y).all():
+                raise AudioError(None, f"predict: the waveform has {int(y.size - np.isfinite(y).sum())} NaN or "
+                                       f"infinite samples of {y.size}; replace them (e.g. np.nan_to_num) first")
             if y.ndim == 2:
                 y = y.mean(axis=0)
-            if y.ndim != 1 or y.size == 0:
-                raise ConfigError(f"predict: expected a non-empty 1-D or (channels, samples) waveform, got shape "
-                                  f"{np.shape(audio)}")
-            if not np.isfinite(y).all():
-                raise ConfigError("predict: the waveform contains NaN or infinite samples")
             if int(sr) != self.sr:
                 y = resample(y, int(sr), self.sr)
         return self.predict_waveforms([y], batch_size)[0].numpy()

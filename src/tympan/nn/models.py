@@ -16,18 +16,12 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..registry import Registry, legacy_name_as_kind
 from .network import INITS, Network
 
-MODELS: dict[str, type] = {}
+MODELS = Registry("network kind")
+register = MODELS.register
 DEFAULT_MODEL = "cnn"
-
-
-def register(*kinds: str):
-    def add(cls):
-        for kind in kinds:
-            MODELS[kind] = cls
-        return cls
-    return add
 
 
 @dataclass
@@ -253,9 +247,9 @@ def network_spec(spec: dict | str | NetworkSpec | None = None) -> NetworkSpec:
         return spec
     spec = {"kind": spec} if isinstance(spec, str) else dict(spec or {})
     kind = spec.get("kind", DEFAULT_MODEL)
-    if kind not in MODELS:
-        raise ConfigError(f"network kind={kind!r}: choose one of {', '.join(MODELS)}")
-    cls = MODELS[kind]
+    cls = MODELS.get(kind)
+    if isinstance(spec.get("activation"), dict):  # written as {kind: ...}, whatever older files said
+        spec["activation"] = legacy_name_as_kind(spec["activation"])
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(spec) - set(names))
     if unknown:

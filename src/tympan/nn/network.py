@@ -16,7 +16,9 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import activations
-from .layers import LAYERS, LocallyConnected, Rearrange, _ConvBlock, _Units
+from .layers import LAYERS, LocallyConnected, Rearrange
+from .layers.convolution import _ConvBlock
+from .layers.dense import _Units
 from .sequence import Recurrent, Transformer
 
 INITS = ("auto", "he", "xavier", "random-frozen")
@@ -73,9 +75,7 @@ class Network(nn.Module):
             for number, spec in enumerate(layer_specs, 1):
                 spec = dict(spec)
                 kind, name = spec.pop("kind", None), spec.pop("name", None)
-                if kind not in LAYERS:
-                    raise ConfigError(f"layer {number}: kind={kind!r}; choose one of {', '.join(LAYERS)}")
-                cls = LAYERS[kind]
+                cls = LAYERS.get(kind, option=f"layer {number}: kind")
                 _check_params(kind, cls, spec, f"layer {number}")
                 if layout not in cls.accepts:
                     step = Rearrange(shape, layout, cls.accepts[0])
@@ -106,9 +106,9 @@ class Network(nn.Module):
         """Present the front-end output in the layout the first layer prefers."""
         if len(self.in_shape) == 1:
             return (1, self.in_shape[0]), "wave"
-        cls = LAYERS.get(first.get("kind"))
+        kind = first.get("kind")
         bins, frames = self.in_shape
-        if cls is not None and cls.accepts[0] == "image":
+        if kind in LAYERS and LAYERS[kind].accepts[0] == "image":
             return (1, bins, frames), "image"
         return (frames, bins), "sequence"
 
@@ -185,13 +185,13 @@ def _weighted(layer: nn.Module):
 
 
 def _init_weight(w: torch.Tensor, scheme: str, act) -> None:
-    config = act.config() if act is not None else {"name": "linear"}
+    config = act.config() if act is not None else {"kind": "linear"}
     if scheme == "he":
-        slope = config.get("slope", 0.0) if config["name"] == "leaky_relu" else 0.0
+        slope = config.get("slope", 0.0) if config["kind"] == "leaky_relu" else 0.0
         nn.init.kaiming_normal_(w, a=slope, nonlinearity="leaky_relu" if slope else "relu")
     else:
-        name = config["name"]
-        gain = nn.init.calculate_gain(name) if name in ("sigmoid", "tanh") else 1.0
+        kind = config["kind"]
+        gain = nn.init.calculate_gain(kind) if kind in ("sigmoid", "tanh") else 1.0
         nn.init.xavier_uniform_(w, gain=gain)
 
 

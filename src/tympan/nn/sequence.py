@@ -13,7 +13,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import activations
-from .layers import _pair, register
+from .layers import register
+from .layers.base import _pair
 
 
 # ------------------------------------------------------------------------------------------ recurrent

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..audio import info, is_audio_path, load
 from ..defaults import default_workers
-from ..errors import AudioError
+from ..errors import AudioError, ConfigError
 from .windows import events, score_windows
 
 
@@ -61,6 +61,42 @@ def labels_of(model, scores: np.ndarray, k: int, threshold) -> list[dict]:
     limits = np.array([threshold.get(c, 0.5) if isinstance(threshold, dict) else threshold for c in model.classes])
     return [row for row in top_k(scores, model.classes, len(scores))
             if scores[model.classes.index(row["label"])] >= limits[model.classes.index(row["label"])]]
+
+
+def class_thresholds(classes, pairs, default: float = 0.5):
+    """The ``threshold`` of ``predict_files`` with some classes' own: ``LABEL=VALUE`` strings, as
+    ``--class-threshold`` takes them, over ``default`` for the others.
+
+    Parameters
+    ----------
+    classes : list of str
+        The model's classes.
+    pairs : iterable of str
+        ``"LABEL=VALUE"``; a label may itself hold ``=`` (the value is after the last one).
+    default : float
+        The threshold of the classes not named.
+
+    Returns
+    -------
+    float or dict
+        ``default`` when ``pairs`` is empty, else ``{class: threshold}`` for every class.
+
+    Examples
+    --------
+    >>> class_thresholds(["bird", "car"], ["car=0.8"], default=0.5)
+    {'bird': 0.5, 'car': 0.8}
+    """
+    named = {}
+    for pair in pairs:
+        label, sep, value = pair.rpartition("=")
+        try:
+            if not sep or label not in classes:
+                raise ValueError(label)
+            named[label] = float(value)
+        except ValueError:
+            raise ConfigError(f"--class-threshold {pair!r}: expected LABEL=VALUE with a label of the model "
+                              f"({', '.join(classes)})") from None
+    return {c: named.get(c, default) for c in classes} if named else default
 
 
 def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds=None, threshold=0.5,

@@ -51,53 +51,68 @@ def score_windows(model, path, window_seconds: float | None = None, hop_seconds:
     if not (window_seconds > 0 and hop_seconds > 0):
         raise ConfigError(f"window and hop must be positive seconds, got {window_seconds} and {hop_seconds}")
     sr = model.sr
-    window, hop = max(1, round(window_seconds * sr)), max(1, round(hop_seconds * sr))
     device = next(model.parameters()).device
     model.eval()
-    buffer = np.zeros(0, dtype=np.float32)
-    offset = 0  # samples of the recording before buffer[0]
-    next_start, total, last_start = 0, 0, None
-    starts, scores, batch, batch_starts = [], [], [], []
-
-    def flush():
-        if batch:
-            scores.append(output(torch.from_numpy(np.stack(batch)).to(device)).float().cpu().numpy())
-            starts.extend(batch_starts)
-            batch.clear()
-            batch_starts.clear()
-
-    peak = 0.0
-    for block in stream(path, sr=sr, block_seconds=block_seconds):
-        total += len(block)
-        peak = max(peak, float(np.abs(block).max(initial=0.0)))
-        buffer = np.concatenate([buffer, block])
-        while next_start + window <= offset + len(buffer):
-            a = next_start - offset
-            batch.append(buffer[a:a + window])
-            batch_starts.append(next_start)
-            last_start = next_start
-            next_start += hop
-            if len(batch) == batch_size:
-                flush()
-        keep = max(0, min(next_start - offset, len(buffer) - window))  # the last window's samples stay
-        buffer, offset = buffer[keep:], offset + keep
+    window, hop = max(1, round(window_seconds * sr)), max(1, round(hop_seconds * sr))
+    windows = _Windows(path, sr, window, hop, block_seconds)
+    starts, scores = _score_in_batches(
+        windows, batch_size, lambda clips: output(torch.from_numpy(clips).to(device)).float().cpu().numpy())
     notes = []
-    if total == 0:
-        raise AudioError(path, "empty")
-    if total < window:
-        batch.append(np.pad(buffer, (0, window - len(buffer))))
-        batch_starts.append(0)
-        if total < window / 2:  # a clip a little short of the clip length is what models are trained on
-            notes.append(f"very short ({total / sr:.2f} s for {window_seconds:g} s windows): padded with silence")
-    elif last_start + window < total:
-        last = total - window  # a last window ending at the end; the buffer still holds its samples
-        batch.append(buffer[last - offset:last - offset + window])
-        batch_starts.append(last)
-    flush()
-    if peak == 0.0:
+    total = windows.total
+    if total < window / 2:  # a clip a little short of the clip length is what models are trained on
+        notes.append(f"very short ({total / sr:.2f} s for {window_seconds:g} s windows): padded with silence")
+    if windows.peak == 0.0:
         notes.append("silent: every sample is zero")
     return WindowScores(str(path), total / sr, window_seconds, hop_seconds,
                         np.asarray(starts, dtype=np.float64) / sr, np.concatenate(scores), notes)
+
+
+class _Windows:
+    """A recording's windows of ``window`` samples every ``hop``, cut as ``audio.stream`` decodes it: iterating
+    yields ``(start, samples)`` in order, after which ``total`` (samples) and ``peak`` (largest magnitude)
+    describe the whole recording. The last window ends at the recording's end, so no part of it is left out;
+    a recording shorter than a window gives one window, padded with zeros."""
+
+    def __init__(self, path, sr: int, window: int, hop: int, block_seconds: float):
+        self.path, self.sr, self.window, self.hop, self.block_seconds = path, sr, window, hop, block_seconds
+        self.total, self.peak = 0, 0.0
+
+    def __iter__(self):
+        window = self.window
+        buffer = np.zeros(0, dtype=np.float32)
+        offset = 0  # samples of the recording before buffer[0]
+        next_start, last_start = 0, None
+        for block in stream(self.path, sr=self.sr, block_seconds=self.block_seconds):
+            self.total += len(block)
+            self.peak = max(self.peak, float(np.abs(block).max(initial=0.0)))
+            buffer = np.concatenate([buffer, block])
+            while next_start + window <= offset + len(buffer):
+                yield next_start, buffer[next_start - offset:next_start - offset + window]
+                last_start, next_start = next_start, next_start + self.hop
+            keep = max(0, min(next_start - offset, len(buffer) - window))  # the last window's samples stay
+            buffer, offset = buffer[keep:], offset + keep
+        if self.total == 0:
+            raise AudioError(self.path, "empty")
+        if self.total < window:
+            yield 0, np.pad(buffer, (0, window - len(buffer)))
+        elif last_start + window < self.total:
+            last = self.total - window  # a last window ending at the end; the buffer still holds its samples
+            yield last, buffer[last - offset:last - offset + window]
+
+
+def _score_in_batches(windows, batch_size: int, score) -> tuple[list[int], list[np.ndarray]]:
+    """The windows' starts, and ``score`` of each batch of ``batch_size`` windows stacked as ``(windows, window)``
+    (the last batch may hold fewer). A batch is let go as soon as it is scored: memory holds one at a time."""
+    starts, scores, batch = [], [], []
+    for start, samples in windows:
+        starts.append(start)
+        batch.append(samples)
+        if len(batch) == batch_size:
+            scores.append(score(np.stack(batch)))
+            batch.clear()
+    if batch:
+        scores.append(score(np.stack(batch)))
+    return starts, scores
 
 
 def events(result: WindowScores, classes, multi_label: bool, threshold=0.5, smooth: int = 3,

@@ -22,14 +22,12 @@ import numpy as np
 import torch
 
 from ..data.cache import AudioCache
-from ..data.splits import assign_splits
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError
 from ..frontend import MFCC, transform_clips
-from .config import adapt_to_data
-from .data import fingerprint, load_splits, scan_headers
+from .data import fingerprint, load_splits
 from .metrics import classification_metrics
 from .report import write_report
-from .run import prepare
+from .run import prepare, training_split
 
 N_MFCC = 20
 
@@ -129,36 +127,22 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
     if classifier not in CLASSIFIERS:
         raise ConfigError(f"baseline classifier {classifier!r}: choose one of {', '.join(CLASSIFIERS)}")
     manifest, config = prepare(data, layout, config_file, None, sets, options)
-    d = config.data
-    split = assign_splits(manifest, d.val_fraction, d.test_fraction, d.test_fold, seed=config.train.seed)
-    train_items = split.subset("train")
-    if len(train_items) == 0:
-        raise DatasetError(f"{manifest.root}: no training items after splitting")
-    # the recipe's sample rate and frames for the MFCCs, adapted to the data as for a network
-    mfcc_config = dataclasses.replace(config, frontend={"kind": "mfcc", **{
-        k: config.frontend.get(k) for k in ("sr", "n_fft", "hop_length", "n_mels")}})
-    config = adapt_to_data(mfcc_config, *scan_headers(train_items, d.workers))
+    split, config, multi_label = training_split(manifest, _mfcc_recipe(config))
     frontend = {k: v for k, v in config.frontend.items() if k != "kind"}
     sr = int(frontend.pop("sr"))
-    multi_label = manifest.multilabel if d.multi_label is None else d.multi_label
-    sets_, bad = load_splits(split, sr, multi_label, cache or AudioCache(), d.workers, d.strict, progress)
+    d = config.data
+    clips, bad = load_splits(split, sr, multi_label, cache or AudioCache(), d.workers, d.strict, progress)
 
     started = time.perf_counter()
-    X = mfcc_statistics(sets_["train"].audio, sr, n_mfcc, **frontend)
-    groups = _groups(train_items, sets_["train"].paths)
-    fitted, search = _fit(X, sets_["train"].targets, groups, classifier, multi_label, config.train.seed)
+    X = mfcc_statistics(clips["train"].audio, sr, n_mfcc, **frontend)
+    groups = _groups(split.subset("train"), clips["train"].paths)
+    fitted, search = _fit(X, clips["train"].targets, groups, classifier, multi_label, config.train.seed)
     train_seconds = time.perf_counter() - started
-
-    def score(name):
-        clips = sets_[name]
-        if len(clips) == 0:
-            return None
-        scores = _probabilities(fitted, mfcc_statistics(clips.audio, sr, n_mfcc, **frontend), len(manifest.classes),
-                                multi_label)
-        return classification_metrics(clips.targets, scores, manifest.classes, multi_label=multi_label)
+    val, test = (_evaluate(fitted, clips[name], manifest.classes, multi_label, sr, n_mfcc, frontend)
+                 for name in ("val", "test"))
 
     result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes),
-              "val": score("val"), "test": score("test"), "history": [], "best_epoch": 0, "epochs": 0,
+              "val": val, "test": test, "history": [], "best_epoch": 0, "epochs": 0,
               "stopped_early": False, "train_seconds": train_seconds,
               "baseline": {"classifier": classifier, "features": f"MFCC ({n_mfcc}) + deltas + delta-deltas, "
                            "mean and std over time", "n_features": int(X.shape[1]), **search},
@@ -169,6 +153,21 @@ def baseline(data, out, layout: str = "auto", classifier: str = "svm", config_fi
               "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
     write_report(Path(out) / "report", result)
     return result
+
+
+def _mfcc_recipe(config):
+    """The recipe with MFCCs as its front-end, at the recipe's sample rate, FFT size, hop and mel bands: those
+    still ``None`` are then adapted to the data as for a network."""
+    return dataclasses.replace(config, frontend={"kind": "mfcc", **{
+        k: config.frontend.get(k) for k in ("sr", "n_fft", "hop_length", "n_mels")}})
+
+
+def _evaluate(fitted, clips, classes, multi_label: bool, sr: int, n_mfcc: int, frontend: dict) -> dict | None:
+    """The fitted classifier's metrics on ``clips`` (one split), or None for an empty split."""
+    if len(clips) == 0:
+        return None
+    scores = _probabilities(fitted, mfcc_statistics(clips.audio, sr, n_mfcc, **frontend), len(classes), multi_label)
+    return classification_metrics(clips.targets, scores, classes, multi_label=multi_label)
 
 
 def _groups(items, paths) -> np.ndarray | None:

@@ -25,17 +25,17 @@ class Run:
     weights, the epochs waited without progress and the history: what a checkpoint must restore."""
 
     def __init__(self, model, config, out: Path | None, parallel: Parallel, resume: bool = False):
-        t = config.train
+        training = config.train
         self.model, self.config, self.out, self.parallel = model, config, out, parallel
         self.device = next(model.parameters()).device
-        self.optimizer = make_optimizer(model.parameters(), t)
-        self.schedule = make_schedule(self.optimizer, t)
+        self.optimizer = make_optimizer(model.parameters(), training)
+        self.schedule = make_schedule(self.optimizer, training)
         self.network = model.network
         if parallel.world > 1:
             self.network = torch.nn.parallel.DistributedDataParallel(model.network)
         # bfloat16 for the network: on CUDA by default (amp), on CPU when asked (cpu_bf16: 1.6x faster steps
         # on CPUs with native bfloat16, such as AVX512-BF16 or AMX, at slightly different numbers)
-        self.amp = (t.amp and self.device.type == "cuda") or (t.cpu_bf16 and self.device.type == "cpu")
+        self.amp = (training.amp and self.device.type == "cuda") or (training.cpu_bf16 and self.device.type == "cpu")
         self.writes = out is not None and parallel.writes
         self.checkpoint_path = out / "checkpoints" / CHECKPOINT if out is not None else None
         self.config_json = json.dumps(config.to_dict(), sort_keys=True)
@@ -46,7 +46,7 @@ class Run:
         if self.writes:
             self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
             _trim_log(out / "log.jsonl", self.state["epoch"])  # a fresh run starts a fresh log
-        self.writer = _tensorboard(out) if t.tensorboard and self.writes else None
+        self.writer = _tensorboard(out) if training.tensorboard and self.writes else None
 
     def _resume(self) -> None:
         """Continue from the last checkpoint, if there is one; it must come from the same configuration."""

@@ -136,7 +136,7 @@ def compare(data, out, approaches, layout: str = "auto", options: dict | None = 
     fractions = [float(f) for f in fractions] if fractions else None
     if fractions and not all(0 < f <= 1 for f in fractions):
         raise ConfigError(f"fractions {fractions}: each must be in (0, 1]")
-    rows, failed = [], []
+    rows = []
     for fraction in fractions or [1.0]:
         where = out / f"{round(fraction * 100):03d}pct" if fractions else out
         used = subsample(split, fraction, config.train.seed) if fraction < 1 else split
@@ -146,28 +146,41 @@ def compare(data, out, approaches, layout: str = "auto", options: dict | None = 
             if progress:
                 print(f"{approach.label}" + (f" on {fraction:.0%} of the training data" if fractions else "")
                       + f" ({n_train} training recordings) ...", file=sys.stderr, flush=True)
-            started = time.perf_counter()
             row = {"approach": approach.label, "spec": approach.spec, "fraction": fraction, "n_train": n_train}
-            try:
-                result = approach.run(csv, where / approach.folder, manifest.layout, list(sets), progress)
-            except TympanError as error:
-                failed.append({"approach": approach.label, "fraction": fraction, "error": str(error)})
-                rows.append({**row, "error": str(error)})
-                continue
-            test, val = result.get("test") or {}, result.get("val") or {}
-            rows.append({**row, "accuracy": test.get("accuracy"), "macro_f1": test.get("macro_f1"),
-                         "mAP": test.get("mAP"), "val_accuracy": val.get("accuracy"),
-                         "train_seconds": result.get("train_seconds"), "seconds": time.perf_counter() - started})
+            rows.append(_run(approach, row, csv, where, manifest.layout, sets, progress))
+    failed = [{"approach": r["approach"], "fraction": r["fraction"], "error": r["error"]}
+              for r in rows if "error" in r]
     result = {"schema": "tympan.compare/1", "data": str(data), "split": split.split_sizes(),
               "approaches": [{"label": a.label, "spec": a.spec} for a in approaches], "rows": rows,
-              "failed": failed, "files": {}}
-    full = [r for r in rows if r["fraction"] == max(fractions or [1.0]) and r.get("error") is None]
-    if full:
-        result["files"]["chart"] = str(save_figure(plot_comparison(full), out / "compare.png"))
-    if fractions and any(r.get("error") is None for r in rows):
-        result["files"]["learning_curve"] = str(save_figure(plot_learning_curve(rows), out / "learning_curve.png"))
+              "failed": failed, "files": _plot_rows(rows, fractions, out)}
     write_text(out / "compare.json", json.dumps(result, indent=2))
     return result
+
+
+def _run(approach: Approach, row: dict, csv: Path, where: Path, layout: str, sets, progress: bool) -> dict:
+    """``row`` with the approach's test and validation scores and its times, or with its error: one failing
+    approach does not stop the others."""
+    started = time.perf_counter()
+    try:
+        result = approach.run(csv, where / approach.folder, layout, list(sets), progress)
+    except TympanError as error:
+        return {**row, "error": str(error)}
+    test, val = result.get("test") or {}, result.get("val") or {}
+    return {**row, "accuracy": test.get("accuracy"), "macro_f1": test.get("macro_f1"), "mAP": test.get("mAP"),
+            "val_accuracy": val.get("accuracy"), "train_seconds": result.get("train_seconds"),
+            "seconds": time.perf_counter() - started}
+
+
+def _plot_rows(rows: list[dict], fractions, out: Path) -> dict:
+    """The figures of the rows that ran: the bar chart of the full training split and, with ``fractions``,
+    the learning curves. Returns ``{"chart", "learning_curve"}``, each only when drawn."""
+    files = {}
+    full = [r for r in rows if r["fraction"] == max(fractions or [1.0]) and r.get("error") is None]
+    if full:
+        files["chart"] = str(save_figure(plot_comparison(full), out / "compare.png"))
+    if fractions and any(r.get("error") is None for r in rows):
+        files["learning_curve"] = str(save_figure(plot_learning_curve(rows), out / "learning_curve.png"))
+    return files
 
 
 def table(result: dict) -> str:

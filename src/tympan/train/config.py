@@ -18,11 +18,11 @@ The resolved configuration is written into the report and the model file.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import read_documents
+from ..defaults import SR, TEST_FRACTION, VAL_FRACTION, spectral_params
 from ..errors import ConfigError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -37,8 +37,8 @@ class DataConfig:
     layout: str = "auto"
     options: dict = field(default_factory=dict)
     clip_seconds: float | None = None
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
+    val_fraction: float = VAL_FRACTION
+    test_fraction: float = TEST_FRACTION
     test_fold: int | None = None
     multi_label: bool | None = None
     depends_on: list = field(default_factory=list)
@@ -109,7 +109,9 @@ class TransferConfig:
 
 @dataclass
 class Config:
-    """A whole run. ``frontend`` and ``network`` are specs checked by the layers that take them."""
+    """A whole run. ``frontend`` and ``network`` are specs whose fields depend on their ``kind``: typed by
+    the front-end layer's parameters (``tympan.frontend.resolve_frontend``) and by the network kind's
+    dataclass (``tympan.nn.models``), and checked against them when the configuration is read."""
 
     data: DataConfig = field(default_factory=DataConfig)
     frontend: dict = field(default_factory=lambda: {"kind": "logmel", "sr": None, "n_fft": None,
@@ -136,7 +138,7 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
         if section == "augment":  # a list of augmentation specs (tympan.augment), replaced as a whole
             if not isinstance(settings, list) or not all(isinstance(a, dict) for a in settings):
                 raise ConfigError(f"{where}: augment must be a list of augmentations, e.g. "
-                                  "[{name: noise, p: 0.5, snr_db: [10, 30]}]")
+                                  "[{kind: noise, p: 0.5, snr_db: [10, 30]}]")
             values["augment"] = settings
             continue
         if not isinstance(settings, dict):
@@ -204,7 +206,18 @@ def load_config(layout: str, config_file=None, model: str | None = None, sets: l
     config = _merge(Config(), _relative_to(documents[0], source.parent), str(source))
     if model:
         config = _merge(config, {"network": {"kind": model}}, "--model")
-    return _merge(config, parse_set(list(sets)), "--set")
+    config = _merge(config, parse_set(list(sets)), "--set")
+    check_specs(config)
+    return config
+
+
+def check_specs(config: Config) -> None:
+    """Refuse an unknown front-end or network kind or option now, not after the data is read."""
+    from ..frontend import resolve_frontend
+    from ..nn.models import network_spec
+
+    resolve_frontend(config.frontend)
+    network_spec(config.network)
 
 
 def _relative_to(document: dict, folder: Path) -> dict:
@@ -227,23 +240,20 @@ def _relative_to(document: dict, folder: Path) -> dict:
 def adapt_to_data(config: Config, sample_rates: list[int], durations: list[float]) -> Config:
     """Fill the ``null`` entries from the training recordings' sample rates and durations.
 
-    The sample rate is 16 kHz, or the data's own when lower (no made-up bandwidth); windows of about
-    32 ms (a power of two), 10 ms hops, 64 mel bands (40 below 16 kHz); clips as long as 90% of the
-    recordings, between 0.5 and 10 s, so most clips are seen whole.
+    The sample rate is ``defaults.SR`` (16 kHz), or the data's own when lower (no made-up bandwidth); the
+    FFT size, hop and mel bands are ``defaults.spectral_params`` at that rate (32 ms windows, 10 ms hops);
+    clips as long as 90% of the recordings, between 0.5 and 10 s, so most clips are seen whole.
     """
     import numpy as np
 
     frontend = dict(config.frontend)
     if frontend.get("sr") is None:
-        frontend["sr"] = min(16000, int(np.median(sample_rates)) if sample_rates else 16000)
+        frontend["sr"] = min(SR, int(np.median(sample_rates)) if sample_rates else SR)
     sr = int(frontend["sr"])
     if frontend.get("kind") in ("stft", "mel", "logmel", "mfcc", "pcen"):
-        if frontend.get("n_fft") is None:
-            frontend["n_fft"] = 2 ** round(math.log2(0.032 * sr))
-        if frontend.get("hop_length") is None:
-            frontend["hop_length"] = round(0.010 * sr)
-        if frontend.get("kind") != "stft" and frontend.get("n_mels") is None:
-            frontend["n_mels"] = 64 if sr >= 16000 else 40
+        for key, value in spectral_params(sr).items():
+            if frontend.get(key) is None and not (key == "n_mels" and frontend.get("kind") == "stft"):
+                frontend[key] = value
     for key in [k for k, v in frontend.items() if v is None and k in ("n_fft", "hop_length", "n_mels")]:
         frontend.pop(key)  # a null the kind does not use
     data = config.data

@@ -19,7 +19,7 @@ from ..audio import info
 from ..defaults import default_workers
 from ..data.cache import AudioCache
 from ..data.manifest import BadFile, Manifest
-from ..errors import AudioError, TympanError
+from ..errors import AudioError
 
 
 @dataclass
@@ -105,18 +105,36 @@ def load_splits(split: Manifest, sr: int, multi_label: bool, cache: AudioCache, 
     return sets, bad
 
 
-def scan_headers(manifest: Manifest, workers: int | None = None) -> tuple[list[int], list[float]]:
-    """Sample rates and durations from the files' headers (no decoding), for adapting the configuration."""
+def scan_headers(manifest: Manifest, workers: int | None = None,
+                 bad: list[BadFile] | None = None) -> tuple[list[int], list[float]]:
+    """Sample rates and durations from the files' headers (no decoding), for adapting the configuration.
+
+    A file whose header cannot be read adds nothing to either list; when ``bad`` is given, it is appended
+    there as a ``BadFile`` with the reason. (``load_splits`` reports the same files when it cannot decode
+    them, so a training run lists each bad file once.)
+
+    Examples
+    --------
+    >>> from tympan.data.manifest import Item
+    >>> unread = []
+    >>> scan_headers(Manifest("/nowhere", "csv", [Item("/nowhere/a.wav", ("dog",))], ["dog"]), bad=unread)
+    ([], [])
+    >>> unread
+    [BadFile(path='/nowhere/a.wav', reason='file not found')]
+    """
     def one(item):
         try:
             header = info(item.path)
-        except (AudioError, TympanError):
-            return None
+        except AudioError as error:
+            return BadFile(item.path, error.reason)
         length = header.duration if item.end is None else item.end - (item.start or 0.0)
         return header.sr, length
 
     with ThreadPoolExecutor(workers or default_workers()) as pool:
-        found = [r for r in pool.map(one, manifest.items) if r is not None]
+        results = list(pool.map(one, manifest.items))
+    found = [r for r in results if not isinstance(r, BadFile)]
+    if bad is not None:
+        bad.extend(r for r in results if isinstance(r, BadFile))
     return [r[0] for r in found], [r[1] for r in found]
 
 

@@ -79,7 +79,7 @@ def _monitored(metrics: dict | None, monitor: str) -> float | None:
     return metrics[monitor]
 
 
-def train_step(network, features, targets, optimizer, t, multi_label: bool | None = False,
+def train_step(network, features, targets, optimizer, training, multi_label: bool | None = False,
                global_size: int | None = None, world: int = 1, amp: bool = False):
     """One step of gradient descent on one batch: forward -> loss -> backward -> optimiser step.
 
@@ -121,15 +121,15 @@ def train_step(network, features, targets, optimizer, t, multi_label: bool | Non
     """
     with torch.autocast(features.device.type, dtype=torch.bfloat16, enabled=amp):
         logits = network(features)                                                      # forward
-    per_example = losses.get(t.loss)(logits.float(), targets, t.label_smoothing, multi_label)  # loss
+    per_example = losses.get(training.loss)(logits.float(), targets, training.label_smoothing, multi_label)  # loss
     # a mean over the global batch (a sum for SSE); DDP then averages over processes
     size = len(targets) if global_size is None else global_size
-    loss = per_example.sum() * (world if t.loss in losses.SUMMED else world / size)
+    loss = per_example.sum() * (world if training.loss in losses.SUMMED else world / size)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()                                                                     # backward
-    if t.clip_grad_norm:
+    if training.clip_grad_norm:
         torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
-                                       t.clip_grad_norm)
+                                       training.clip_grad_norm)
     optimizer.step()                                                                    # step
     return logits, per_example
 
@@ -161,19 +161,20 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
         ``history`` (one dict per epoch), ``best_epoch``, ``epochs``, ``stopped_early``, ``train_seconds``.
         The model holds the best epoch's weights.
     """
-    t = config.train
-    _check(t)
-    model.to(pick_device(t.device, parallel.local_rank))
+    training = config.train
+    _check(training)
+    model.to(pick_device(training.device, parallel.local_rank))
     run = Run(model, config, out, parallel, resume)
     augmentations = build_augmentations(config.augment, config.data.depends_on, sr=model.sr)
-    for epoch in range(run.state["epoch"] + 1, t.epochs + 1):
+    for epoch in range(run.state["epoch"] + 1, training.epochs + 1):
         if run.state["stopped_early"]:
             break
         started = time.perf_counter()
         line = one_epoch(run, train, epoch, augmentations, progress)
-        if t.precise_bn:
-            recompute_batch_norm(model, train, epoch, t, run.device)
-        val_metrics = evaluate_clips(model, val, model.classes, model.multi_label, t.loss, t.label_smoothing)
+        if training.precise_bn:
+            recompute_batch_norm(model, train, epoch, training, run.device)
+        val_metrics = evaluate_clips(model, val, model.classes, model.multi_label, training.loss,
+                                     training.label_smoothing)
         line["learning_rate"] = run.optimizer.param_groups[0]["lr"]
         choose_best(run, val_metrics, -line["train_loss"], epoch)
         line["seconds"] = time.perf_counter() - started
@@ -181,45 +182,47 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
             line.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
         run.end_epoch(line)
         if progress and parallel.writes:
-            _print_epoch(line, val_metrics, t)
+            _print_epoch(line, val_metrics, training)
     return run.finish()
 
 
-def _check(t) -> None:
-    losses.get(t.loss)  # an unknown loss fails here, before anything is written
-    if t.batch_size < 0 or t.epochs < 1:
+def _check(training) -> None:
+    losses.get(training.loss)  # an unknown loss fails here, before anything is written
+    if training.batch_size < 0 or training.epochs < 1:
         raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) and train.epochs >= 1; got "
-                          f"{t.batch_size} and {t.epochs}")
+                          f"{training.batch_size} and {training.epochs}")
 
 
 def one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> dict:
     """One pass over the training set, a ``train_step`` per batch: ``{"epoch", "train_loss",
     "train_accuracy"}`` over every process's examples."""
-    t = run.config.train
+    training = run.config.train
     # this epoch's dropout from (seed, epoch), whatever ran before it; the caller's generator is left as it was
     with torch.random.fork_rng([run.device] if run.device.type == "cuda" else []):
-        torch.manual_seed(t.seed * 1_000_003 + epoch)
+        torch.manual_seed(training.seed * 1_000_003 + epoch)
         return _one_epoch(run, train, epoch, augmentations, progress)
 
 
 def _one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> dict:
-    t, model, parallel = run.config.train, run.model, run.parallel
+    training, model, parallel = run.config.train, run.model, run.parallel
     model.train()
     on_waves = [a for a in augmentations if a.stage == "waveform"]
     on_features = [a for a in augmentations if a.stage == "spectrogram"]
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, examples
-    batches = augmented(train.batches(epoch, t.batch_size, model.clip_samples, t.seed, parallel.rank, parallel.world),
-                        on_waves, model.sr, (t.seed * 1_000_003 + epoch) * 100_003 + parallel.rank)
-    bar = tqdm(batches, total=math.ceil(len(train) / (t.batch_size or len(train))), desc=f"epoch {epoch}/{t.epochs}",
+    batches = augmented(train.batches(epoch, training.batch_size, model.clip_samples, training.seed, parallel.rank,
+                                      parallel.world),
+                        on_waves, model.sr, (training.seed * 1_000_003 + epoch) * 100_003 + parallel.rank)
+    bar = tqdm(batches, total=math.ceil(len(train) / (training.batch_size or len(train))),
+               desc=f"epoch {epoch}/{training.epochs}",
                unit="batch", leave=False, disable=not (progress and parallel.writes and sys.stderr.isatty()))
     for waves, targets, global_size, g in bar:
         waves, targets = waves.to(run.device), targets.to(run.device)
         features = model.features(waves)  # the front-end stays in float32, also under mixed precision
         for augmentation in on_features:
             features = augmentation(features, model.sr, g)
-        if t.mixup > 0:
-            features, targets = mixup(features, targets, len(model.classes), t.mixup, g)
-        logits, per_example = train_step(run.network, features, targets, run.optimizer, t, model.multi_label,
+        if training.mixup > 0:
+            features, targets = mixup(features, targets, len(model.classes), training.mixup, g)
+        logits, per_example = train_step(run.network, features, targets, run.optimizer, training, model.multi_label,
                                          global_size, parallel.world, run.amp)
         totals += torch.tensor([per_example.sum().item(), _correct(logits, targets, model.multi_label),
                                 len(targets)], dtype=torch.float64)
@@ -233,9 +236,9 @@ def _one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> di
 def choose_best(run: Run, val_metrics: dict | None, train_score: float, epoch: int) -> None:
     """Step the schedule, keep the weights of the best epoch so far on validation (the last epoch when
     there is no validation) and count the epochs without progress for early stopping."""
-    t, state = run.config.train, run.state
-    score = _monitored(val_metrics, t.monitor)
-    if t.schedule == "plateau":
+    training, state = run.config.train, run.state
+    score = _monitored(val_metrics, training.monitor)
+    if training.schedule == "plateau":
         run.schedule.step(score if score is not None else train_score)
     else:
         run.schedule.step()
@@ -244,12 +247,13 @@ def choose_best(run: Run, val_metrics: dict | None, train_score: float, epoch: i
                      best_state=_cpu_state(run.model))
     else:
         state["waiting"] += 1
-        state["stopped_early"] = bool(t.early_stopping and state["waiting"] >= t.early_stopping)
+        state["stopped_early"] = bool(training.early_stopping and state["waiting"] >= training.early_stopping)
 
 
-def _print_epoch(line: dict, val_metrics: dict | None, t) -> None:
-    shown = f"val {t.monitor} {val_metrics[t.monitor]:.4f}" if val_metrics and t.monitor in val_metrics else ""
-    print(f"epoch {line['epoch']}/{t.epochs}: train loss {line['train_loss']:.4f}, accuracy "
+def _print_epoch(line: dict, val_metrics: dict | None, training) -> None:
+    monitor = training.monitor
+    shown = f"val {monitor} {val_metrics[monitor]:.4f}" if val_metrics and monitor in val_metrics else ""
+    print(f"epoch {line['epoch']}/{training.epochs}: train loss {line['train_loss']:.4f}, accuracy "
           f"{line['train_accuracy']:.4f}; {shown} ({line['seconds']:.1f} s)", file=sys.stderr)
 
 
@@ -281,7 +285,7 @@ def augmented(batches, on_waves, sr: int, seed: int):
 
 
 @torch.no_grad()
-def recompute_batch_norm(model, train, epoch: int, t, device, max_batches: int = 8) -> None:
+def recompute_batch_norm(model, train, epoch: int, training, device, max_batches: int = 8) -> None:
     """Re-estimate batch norm's running statistics with the epoch's final weights ("precise BN").
 
     During an epoch the running averages trail weights that keep changing, and evaluation uses them:
@@ -300,7 +304,7 @@ def recompute_batch_norm(model, train, epoch: int, t, device, max_batches: int =
         norm.momentum = None  # a cumulative average over the batches below
         norm.train()
     # batches of their own (epoch numbers training never uses), the same in every process
-    batches = train.batches(10**9 + epoch, t.batch_size or 256, model.clip_samples, t.seed)
+    batches = train.batches(10**9 + epoch, training.batch_size or 256, model.clip_samples, training.seed)
     for number, (waves, _, _) in enumerate(batches):
         if number == max_batches:
             break

@@ -13,16 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..registry import Registry
 
-LOSSES: dict[str, callable] = {}
+LOSSES = Registry("loss")
+register = LOSSES.register
 SUMMED = {"sse"}  # reduced by a sum over the batch, not a mean
-
-
-def register(name: str):
-    def add(fn):
-        LOSSES[name] = fn
-        return fn
-    return add
 
 
 def _rows(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -67,7 +62,6 @@ def mean_squared_error(logits, targets, label_smoothing: float = 0.0, multi_labe
     return sum_of_squared_errors(logits, targets, label_smoothing, multi_label) / logits.shape[-1]
 
 
-def get(name: str):
-    if name not in LOSSES:
-        raise ConfigError(f"train.loss={name!r}: choose one of {', '.join(LOSSES)}")
-    return LOSSES[name]
+def get(kind: str):
+    """The loss ``kind`` (``train.loss``)."""
+    return LOSSES.get(kind, option="train.loss")

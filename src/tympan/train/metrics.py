@@ -94,6 +94,10 @@ def classification_metrics(targets, scores, classes, multi_label: bool = False, 
     targets, scores = _check(targets, scores, classes, multi_label)
     if multi_label:
         return _multi_label(targets, scores, classes, threshold)
+    return _single_label(targets, scores, classes)
+
+
+def _single_label(targets, scores, classes) -> dict:
     predicted = scores.argmax(axis=1)
     present = np.unique(targets)
     seen = np.union1d(present, predicted)

@@ -56,6 +56,21 @@ def prepare(data, layout: str = "auto", config_file=None, model: str | None = No
     return manifest, config
 
 
+def training_split(manifest, config: Config, test_fold=None):
+    """What every learner needs before decoding audio: the manifest split as ``config.data`` says (``test_fold``,
+    when given, instead of ``data.test_fold``), ``config`` adapted to the training recordings' headers
+    (``adapt_to_data``), and whether the task is multi-label. An empty training split is a ``DatasetError``."""
+    d = config.data
+    split = assign_splits(manifest, d.val_fraction, d.test_fraction, test_fold if test_fold is not None else d.test_fold,
+                          seed=config.train.seed)
+    train_items = split.subset("train")
+    if len(train_items) == 0:
+        raise DatasetError(f"{manifest.root}: no training items after splitting")
+    config = adapt_to_data(config, *scan_headers(train_items, d.workers))
+    multi_label = manifest.multilabel if config.data.multi_label is None else config.data.multi_label
+    return split, config, multi_label
+
+
 def train(data, out, layout: str = "auto", config_file=None, model: str | None = None, sets=(),
           options: dict | None = None, resume: bool = False, folds=False, progress: bool = True,
           parallel: Parallel | None = None, cache: AudioCache | None = None) -> dict:
@@ -132,14 +147,7 @@ def folded(manifest, folds, seed: int = 0):
 
 def _train_split(manifest, config: Config, out: Path, context: Context, test_fold=None, data=None) -> dict:
     d = config.data
-    split = assign_splits(manifest, d.val_fraction, d.test_fraction, test_fold if test_fold is not None else d.test_fold,
-                          seed=config.train.seed)
-    train_items = split.subset("train")
-    if len(train_items) == 0:
-        raise DatasetError(f"{manifest.root}: no training items after splitting")
-    rates, durations = scan_headers(train_items, d.workers)
-    config = adapt_to_data(config, rates, durations)
-    multi_label = manifest.multilabel if config.data.multi_label is None else config.data.multi_label
+    split, config, multi_label = training_split(manifest, config, test_fold)
     if not multi_label and config.train.loss == "cross_entropy" and manifest.multilabel:
         raise ConfigError("this dataset is multi-label: set data.multi_label=true and "
                           "train.loss=binary_cross_entropy")
@@ -159,20 +167,21 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
                           multi_label, seed=config.train.seed), config
 
     model, config = start(config)
-    sets, bad = load_splits(split, model.sr, multi_label, context.cache, d.workers, d.strict, context.shows)
-    model.normalize.set_statistics(*normalisation_statistics(model, sets["train"]))
+    clips, bad = load_splits(split, model.sr, multi_label, context.cache, d.workers, d.strict, context.shows)
+    model.normalize.set_statistics(*normalisation_statistics(model, clips["train"]))
 
-    t = config.train
+    training = config.train
     if config.transfer.head != "network":  # a scikit-learn classifier on the embeddings, as the output layer
-        history = fit_head(model, sets["train"], config)
+        history = fit_head(model, clips["train"], config)
     else:
-        history = fit(model, sets["train"], sets["val"], config, out, context.resume, context.progress,
+        history = fit(model, clips["train"], clips["val"], config, out, context.resume, context.progress,
                       context.parallel)
-    val = evaluate_clips(model, sets["val"], manifest.classes, multi_label, t.loss, t.label_smoothing)
-    if t.refit and len(sets["val"]) and config.transfer.head == "network":
-        model, history = _refit(start, sets["train"] + sets["val"], config, history, out, context)
+    val = evaluate_clips(model, clips["val"], manifest.classes, multi_label, training.loss, training.label_smoothing)
+    if training.refit and len(clips["val"]) and config.transfer.head == "network":
+        model, history = _refit(start, clips["train"] + clips["val"], config, history, out, context)
     result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes), "val": val,
-              "test": evaluate_clips(model, sets["test"], manifest.classes, multi_label, t.loss, t.label_smoothing),
+              "test": evaluate_clips(model, clips["test"], manifest.classes, multi_label, training.loss,
+                                     training.label_smoothing),
               **history, "config": config.to_dict(), "evaluation": describe(split),
               "dataset": {"path": str(data if data is not None else manifest.root), "layout": manifest.layout,
                           "n_items": len(manifest), "splits": split.split_sizes(),
@@ -237,11 +246,11 @@ def evaluate(model_path, data, layout: str = "auto", split: str = "test", option
     note = None
     if split != "all":
         trained = model.provenance.get("config", {}).get("data", {})
-        t = model.provenance.get("config", {}).get("train", {})
+        training = model.provenance.get("config", {}).get("train", {})
         split_manifest = assign_splits(manifest, trained.get("val_fraction", 0.1), trained.get("test_fraction", 0.2),
-                                       trained.get("test_fold"), seed=t.get("seed", 0))
+                                       trained.get("test_fold"), seed=training.get("seed", 0))
         note = describe(split_manifest)["note"] if split == "test" else None
-        if split == "val" and t.get("refit"):
+        if split == "val" and training.get("refit"):
             note = ("this model was trained again on the validation recordings once they had chosen its epoch "
                     "(train.refit): this score is on recordings it has learnt from; the report keeps the score "
                     "of the run that had not")

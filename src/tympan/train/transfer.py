@@ -75,15 +75,15 @@ def start_from(config, classes, multi_label: bool, seed: int | None):
     -------
     (Classifier, Config)
     """
-    t = config.transfer
-    if t.head not in HEADS:
-        raise ConfigError(f"transfer.head={t.head!r}: choose one of {', '.join(HEADS)}")
-    if t.freeze is not None and t.freeze not in FREEZE:
-        raise ConfigError(f"transfer.freeze={t.freeze!r}: choose one of {', '.join(FREEZE)}")
-    kind, source = parse_init_from(t.init_from)
-    freeze = t.freeze or ("backbone" if kind == "random" else "none")
-    if t.head != "network" and freeze != "backbone":
-        raise ConfigError(f"transfer.head={t.head} fits a classifier on fixed embeddings: it needs "
+    transfer = config.transfer
+    if transfer.head not in HEADS:
+        raise ConfigError(f"transfer.head={transfer.head!r}: choose one of {', '.join(HEADS)}")
+    if transfer.freeze is not None and transfer.freeze not in FREEZE:
+        raise ConfigError(f"transfer.freeze={transfer.freeze!r}: choose one of {', '.join(FREEZE)}")
+    kind, source = parse_init_from(transfer.init_from)
+    freeze = transfer.freeze or ("backbone" if kind == "random" else "none")
+    if transfer.head != "network" and freeze != "backbone":
+        raise ConfigError(f"transfer.head={transfer.head} fits a classifier on fixed embeddings: it needs "
                           "transfer.freeze=backbone")
     clip_seconds = config.data.clip_seconds
     if kind == "random":
@@ -100,7 +100,7 @@ def start_from(config, classes, multi_label: bool, seed: int | None):
         if freeze == "backbone":
             model.network.freeze_backbone()
     used = dataclasses.replace(config, frontend=dict(model.frontend_config), network=model.network_spec.to_dict(),
-                               transfer=dataclasses.replace(t, freeze=freeze))
+                               transfer=dataclasses.replace(transfer, freeze=freeze))
     return model, used
 
 
@@ -141,11 +141,11 @@ def fit_head(model: Classifier, clips, config, progress: bool = False) -> dict:
     """
 
     started = time.perf_counter()
-    t = config.train
-    device = pick_device(t.device)
+    training = config.train
+    device = pick_device(training.device)
     model.to(device)
-    if t.precise_bn:
-        recompute_batch_norm(model, clips, 1, t, device)
+    if training.precise_bn:
+        recompute_batch_norm(model, clips, 1, training, device)
     X, owner = model.per_window(clips.audio, model.embed, batch_size=64)
     X, owner = X.double().numpy(), owner.numpy()
     targets = clips.targets[owner]
@@ -153,7 +153,7 @@ def fit_head(model: Classifier, clips, config, progress: bool = False) -> dict:
     std = np.where(std > 1e-8, std, 1.0)
     Z = (X - mean) / std
     weight, bias, info = _linear_classifier(Z, targets, owner, len(model.classes), model.multi_label,
-                                            config.transfer.head, t.seed)
+                                            config.transfer.head, training.seed)
     weight = weight / std[None]
     bias = bias - weight @ mean
     layer = model.network.layers[-1]
