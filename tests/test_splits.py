@@ -119,3 +119,14 @@ def test_bad_requests_are_clear_errors():
         assign_splits(Manifest("/d", "csv", [], []))
     with pytest.raises(ConfigError, match="no folds"):
         assign_splits(_manifest(), test_fold=1)
+
+
+def test_a_tiny_dataset_is_split_or_refused_in_words():
+    """Fewer items per class than the folds a fraction asks for: a larger share held out, not a traceback."""
+    items = [Item(f"/d/{i}.wav", (f"c{i % 3}",), group=f"g{i}") for i in range(18)]  # 6 per class
+    split = assign_splits(Manifest("/d", "folder", items, ["c0", "c1", "c2"]), seed=0)
+    assert {"train", "val", "test"} <= {item.split for item in split.items}
+    with pytest.raises(DatasetError, match="one item per class"):
+        assign_splits(Manifest("/d", "folder", items[:3], ["c0", "c1", "c2"]), seed=0)
+    with pytest.raises(ConfigError, match="--folds 8: the largest class has 6 items"):
+        group_folds(Manifest("/d", "folder", items, ["c0", "c1", "c2"]), 8)

@@ -14,11 +14,13 @@ epoch and settings are then chosen for recordings from new sources, the thing th
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from ..defaults import TEST_FRACTION, VAL_FRACTION
 from ..errors import ConfigError, DatasetError
 from .manifest import Item, Manifest
 
@@ -36,6 +38,12 @@ def _holdout(items: list[Item], fraction: float, seed: int, by_group: bool) -> n
     n_splits = min(n_splits, len(set(groups)))
     if n_splits < 2:
         raise DatasetError(f"cannot hold out {fraction:.0%} by group: all items share the group {groups[0]!r}")
+    # scikit-learn needs one class with at least n_splits items; a tiny dataset holds out a larger share
+    # (a third, a half) rather than failing
+    n_splits = min(n_splits, int(np.unique(y, return_counts=True)[1].max()))
+    if n_splits < 2:
+        raise DatasetError(f"cannot hold out {fraction:.0%} of {n} items with one item per class: give each class "
+                           "at least two recordings")
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     # Classes rarer than n_splits make scikit-learn warn; the split is still as stratified as it can be.
     with warnings.catch_warnings():
@@ -46,7 +54,7 @@ def _holdout(items: list[Item], fraction: float, seed: int, by_group: bool) -> n
     return mask
 
 
-def assign_splits(manifest: Manifest, val_fraction: float = 0.1, test_fraction: float = 0.2,
+def assign_splits(manifest: Manifest, val_fraction: float = VAL_FRACTION, test_fraction: float = TEST_FRACTION,
                   test_fold: int | None = None, seed: int = 0) -> Manifest:
     """Give every item a split: ``"train"``, ``"val"`` or ``"test"``.
 
@@ -158,6 +166,10 @@ def group_folds(manifest: Manifest, n_folds: int | None = None, seed: int = 0) -
         if not 3 <= n_folds <= len(groups):
             raise ConfigError(f"--folds {n_folds}: choose between 3 and the number of {manifest.group_name}s "
                               f"({len(groups)}), to have training, validation and test folds")
+        largest = max(Counter(item.label for item in items).values())
+        if n_folds > largest:
+            raise ConfigError(f"--folds {n_folds}: the largest class has {largest} items, too few for {n_folds} "
+                              f"stratified folds; choose at most {largest}")
         splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         folded = list(items)
         with warnings.catch_warnings():

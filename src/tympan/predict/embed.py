@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..defaults import default_workers
-from ..errors import AudioError, ConfigError
+from ..errors import ConfigError
 from ..files import atomic_path, write_text
-from .files import decoded, found_files, progress_bar, short_files
+from .files import each_file, found_files, progress_bar
 from .windows import score_windows
 
 
@@ -35,27 +33,18 @@ def embed_files(model, targets, window_seconds=None, hop_seconds=None, batch_siz
     window = model.clip_seconds if window_seconds is None else float(window_seconds)
     rows: list[np.ndarray | None] = [None] * len(files)
     model.eval()
-    bar = progress_bar(len(files), "embedding", progress)
-    with ThreadPoolExecutor(workers or default_workers()) as pool:
-        clips = short_files(files, window, pool)
-        for good, failed in decoded(files, clips, model.sr, pool):
-            bad += [{"path": str(files[i]), "reason": reason} for i, reason in failed]
-            values = model.embed_waveforms([y for _, y in good], batch_size).numpy() if good else []
-            for (i, _), row in zip(good, values):
-                rows[i] = row
-            bar.update(len(good) + len(failed))
-    done = set(clips)
-    for i, path in enumerate(files):
-        if i in done:
-            continue
-        try:
-            with torch.no_grad():
-                rows[i] = score_windows(model, path, window_seconds, hop_seconds, batch_size,
-                                        output=model.embed).clip_scores()
-        except AudioError as error:
-            bad.append({"path": str(path), "reason": error.reason})
-        bar.update(1)
-    bar.close()
+
+    def on_clips(good):
+        for (i, _), row in zip(good, model.embed_waveforms([y for _, y in good], batch_size).numpy()):
+            rows[i] = row
+
+    def on_long(i, path):
+        with torch.no_grad():
+            rows[i] = score_windows(model, path, window_seconds, hop_seconds, batch_size,
+                                    output=model.embed).clip_scores()
+
+    bad += each_file(files, model.sr, window, on_clips, on_long, progress_bar(len(files), "embedding", progress),
+                     workers)
     kept = [i for i, row in enumerate(rows) if row is not None]
     size = model.network.embedding_size
     matrix = np.stack([rows[i] for i in kept]).astype(np.float32) if kept else np.zeros((0, size), np.float32)

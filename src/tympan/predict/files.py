@@ -99,6 +99,31 @@ def class_thresholds(classes, pairs, default: float = 0.5):
     return {c: named.get(c, default) for c in classes} if named else default
 
 
+def each_file(files, sr: int, clip_seconds, on_clips, on_long, bar, workers: int | None = None) -> list[dict]:
+    """Walk ``files`` as prediction and embedding both do: files of at most ``clip_seconds`` (``None``:
+    none) decoded in parallel and handed to ``on_clips([(index, waveform), ...])`` in shared batches, every
+    other file to ``on_long(index, path)``, which streams it. Returns the bad files ``[{"path", "reason"}]``;
+    the others are processed whatever fails."""
+    bad = []
+    with ThreadPoolExecutor(workers or default_workers()) as pool:
+        clips = short_files(files, clip_seconds, pool) if clip_seconds is not None else []
+        for good, failed in decoded(files, clips, sr, pool):
+            bad += [{"path": str(files[i]), "reason": reason} for i, reason in failed]
+            if good:
+                on_clips(good)
+            bar.update(len(good) + len(failed))
+    done = set(clips)
+    for i, path in enumerate(files):
+        if i not in done:
+            try:
+                on_long(i, path)
+            except AudioError as error:
+                bad.append({"path": str(path), "reason": error.reason})
+            bar.update(1)
+    bar.close()
+    return bad
+
+
 def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds=None, threshold=0.5,
                   smooth: int = 3, min_duration: float = 0.0, batch_size: int = 64, progress: bool = False,
                   per_window: bool = False, workers: int | None = None) -> dict:
@@ -116,27 +141,20 @@ def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds
     files, bad = found_files(targets)
     results: list[dict | None] = [None] * len(files)
     window = model.clip_seconds if window_seconds is None else float(window_seconds)
-    bar = progress_bar(len(files), "predicting", progress)
-    with ThreadPoolExecutor(workers or default_workers()) as pool:
-        # only the model's own clip length makes a clip one window: otherwise every file is windowed
-        clips = short_files(files, window, pool) if window == model.clip_seconds else []
-        for good, failed in decoded(files, clips, model.sr, pool):
-            bad += [{"path": str(files[i]), "reason": reason} for i, reason in failed]
-            scores = model.predict_waveforms([y for _, y in good], batch_size).numpy() if good else []
-            for (i, y), p in zip(good, scores):
-                results[i] = _clip_result(model, files[i], y, p, window, top, threshold)
-            bar.update(len(good) + len(failed))
-    done = set(clips)
-    for i, path in enumerate(files):
-        if i in done:
-            continue
-        try:
-            scored = score_windows(model, path, window_seconds, hop_seconds, batch_size)
-            results[i] = _long_result(model, scored, top, threshold, smooth, min_duration, per_window)
-        except AudioError as error:
-            bad.append({"path": str(path), "reason": error.reason})
-        bar.update(1)
-    bar.close()
+    # only the model's own clip length makes a clip one window: otherwise every file is windowed
+    short = window == model.clip_seconds
+
+    def on_clips(good):
+        scores = model.predict_waveforms([y for _, y in good], batch_size).numpy()
+        for (i, y), p in zip(good, scores):
+            results[i] = _clip_result(model, files[i], y, p, window, top, threshold)
+
+    def on_long(i, path):
+        scored = score_windows(model, path, window_seconds, hop_seconds, batch_size)
+        results[i] = _long_result(model, scored, top, threshold, smooth, min_duration, per_window)
+
+    bad += each_file(files, model.sr, window if short else None, on_clips, on_long,
+                     progress_bar(len(files), "predicting", progress), workers)
     return {"schema": "tympan.predict/1", "classes": list(model.classes),
             "files": [r for r in results if r is not None], "bad": bad}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 
 from ..data.cache import AudioCache
+from ..defaults import TEST_FRACTION, VAL_FRACTION
 from ..device import Parallel
 from ..data.layouts import build, detect
 from ..data.splits import assign_splits, describe, group_folds
@@ -61,7 +62,8 @@ def training_split(manifest, config: Config, test_fold=None):
     when given, instead of ``data.test_fold``), ``config`` adapted to the training recordings' headers
     (``adapt_to_data``), and whether the task is multi-label. An empty training split is a ``DatasetError``."""
     d = config.data
-    split = assign_splits(manifest, d.val_fraction, d.test_fraction, test_fold if test_fold is not None else d.test_fold,
+    split = assign_splits(manifest, d.val_fraction, d.test_fraction,
+                          test_fold if test_fold is not None else d.test_fold,
                           seed=config.train.seed)
     train_items = split.subset("train")
     if len(train_items) == 0:
@@ -191,7 +193,8 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
     if context.parallel.writes:
         model.cpu()
         save_model(model, out / "model.tympan", provenance={
-            "dataset": result["dataset"], "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},
+            "dataset": result["dataset"],
+            "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},
             "config": result["config"], "best_epoch": result["best_epoch"]})
         write_report(out / "report", result)
     return result
@@ -247,7 +250,8 @@ def evaluate(model_path, data, layout: str = "auto", split: str = "test", option
     if split != "all":
         trained = model.provenance.get("config", {}).get("data", {})
         training = model.provenance.get("config", {}).get("train", {})
-        split_manifest = assign_splits(manifest, trained.get("val_fraction", 0.1), trained.get("test_fraction", 0.2),
+        split_manifest = assign_splits(manifest, trained.get("val_fraction", VAL_FRACTION),
+                                       trained.get("test_fraction", TEST_FRACTION),
                                        trained.get("test_fold"), seed=training.get("seed", 0))
         note = describe(split_manifest)["note"] if split == "test" else None
         if split == "val" and training.get("refit"):
