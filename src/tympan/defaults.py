@@ -34,6 +34,19 @@ def spectral_params(sr: int = SR) -> dict:
             "n_mels": 64 if sr >= 16000 else 40}
 
 
+# prediction: labels shown per file, the score a label or an event must reach, the moving average of window
+# scores (in windows) and the shortest event kept (s); clips or windows per forward pass
+TOP_K = 3
+THRESHOLD = 0.5
+SMOOTH = 3
+MIN_DURATION = 0.0
+BATCH_SIZE = 64
+# showing a recording (``tympan show``): librosa's own defaults, so a figure matches librosa.display's
+DISPLAY = {"n_fft": 2048, "hop_length": 512, "n_mels": 128, "n_mfcc": 20}
+# the conventional baseline's MFCCs per frame (librosa's default)
+N_MFCC = 20
+
+
 def default_workers() -> int:
     """Threads for decoding: the CPU count, at most 8."""
     return min(8, os.cpu_count() or 1)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from .defaults import DISPLAY, SR, spectral_params  # noqa: E402
 from .files import atomic_path  # noqa: E402
 from .frontend import MFCC, LogMel, MelSpectrogram, Spectrogram, mel_frequencies, power_to_db  # noqa: E402
 
@@ -28,8 +29,9 @@ def save_figure(fig, out) -> Path:
     return Path(out)
 
 
-def plot_recording(y: np.ndarray, sr: int, title: str = "", n_fft: int = 2048, hop_length: int = 512,
-                   n_mels: int = 128, n_mfcc: int = 20, top_db: float = 80.0):
+def plot_recording(y: np.ndarray, sr: int, title: str = "", n_fft: int = DISPLAY["n_fft"],
+                   hop_length: int = DISPLAY["hop_length"], n_mels: int = DISPLAY["n_mels"],
+                   n_mfcc: int = DISPLAY["n_mfcc"], top_db: float = 80.0):
     """Waveform, spectrogram (dB), log-mel and MFCC of one mono recording, stacked on a shared time axis.
 
     Parameters
@@ -145,7 +147,7 @@ def plot_activations(names=None):
     return fig
 
 
-def plot_timeline(path, events, sr: int = 16000, n_mels: int = 64, max_columns: int = 3000, title: str = ""):
+def plot_timeline(path, events, sr: int = SR, n_mels: int = 64, max_columns: int = 3000, title: str = ""):
     """A recording's log-mel spectrogram with its labelled events under it, for files of any length.
 
     The spectrogram is computed block by block with a hop chosen so the image has at most
@@ -193,7 +195,7 @@ def plot_augmentations(y: np.ndarray, sr: int, out_dir, seed: int = 0) -> list[P
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     x = torch.from_numpy(np.asarray(y, dtype=np.float32))[None]
-    logmel = LogMel(sr=sr, n_fft=1024 if sr > 16000 else 512, hop_length=max(1, sr // 100), n_mels=64)
+    logmel = LogMel(sr=sr, **spectral_params(sr))
     panels, written = [("original", logmel(x)[0])], []
     for name in [n for n in AUGMENTATIONS if n != "background"]:
         (augmentation,) = build([{"kind": name, "p": 1.0}], sr=sr)

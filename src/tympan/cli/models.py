@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..defaults import DISPLAY
 from .common import EXIT_OK, add_command, add_json, emit
 
 
@@ -27,10 +28,10 @@ def add_show(commands) -> None:
     parser.add_argument("--offset", type=float, default=0.0, help="start this many seconds into the file")
     parser.add_argument("--duration", type=float, default=None,
                         help="draw at most this many seconds (default: to the end)")
-    parser.add_argument("--n-fft", type=int, default=2048, help="FFT size in samples")
-    parser.add_argument("--hop-length", type=int, default=512, help="samples between frames")
-    parser.add_argument("--n-mels", type=int, default=128, help="mel bands")
-    parser.add_argument("--n-mfcc", type=int, default=20, help="MFCC coefficients")
+    parser.add_argument("--n-fft", type=int, default=DISPLAY["n_fft"], help="FFT size in samples")
+    parser.add_argument("--hop-length", type=int, default=DISPLAY["hop_length"], help="samples between frames")
+    parser.add_argument("--n-mels", type=int, default=DISPLAY["n_mels"], help="mel bands")
+    parser.add_argument("--n-mfcc", type=int, default=DISPLAY["n_mfcc"], help="MFCC coefficients")
     add_json(parser)
     parser.set_defaults(run=run_show)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..defaults import BATCH_SIZE, MIN_DURATION, SMOOTH, THRESHOLD, TOP_K
 from .common import EXIT_BAD_INPUTS, EXIT_OK, add_command, add_json, emit
 
 
@@ -16,7 +17,7 @@ def _add_model_and_windows(parser) -> None:
 
 def _add_device_and_batch(parser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto (CUDA when present)")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="windows per forward pass")
 
 
 def add_predict(commands) -> None:
@@ -27,16 +28,16 @@ def add_predict(commands) -> None:
         "block by block, so memory stays bounded whatever the length. Unreadable files are listed with their "
         "reasons (exit code 1); the rest are processed.")
     _add_model_and_windows(parser)
-    parser.add_argument("--top-k", type=int, default=3, help="labels to show per file")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--top-k", type=int, default=TOP_K, help="labels to show per file")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help="smoothed score an event must reach; for a multi-label model, also the score a "
                              "file's label must reach")
     parser.add_argument("--class-threshold", action="append", default=[], metavar="LABEL=VALUE",
                         help="a threshold for one class, repeatable (the others keep --threshold)")
     parser.add_argument("--per-window", action="store_true",
                         help="with --json, also each window's scores for recordings longer than a window")
-    parser.add_argument("--smooth", type=int, default=3, help="windows in the moving average of the scores")
-    parser.add_argument("--min-duration", type=float, default=0.0, help="drop events shorter than this (s)")
+    parser.add_argument("--smooth", type=int, default=SMOOTH, help="windows in the moving average of the scores")
+    parser.add_argument("--min-duration", type=float, default=MIN_DURATION, help="drop events shorter than this (s)")
     _add_device_and_batch(parser)
     parser.add_argument("--plot", nargs="?", const=".", default=None, metavar="DIR",
                         help="write DIR/<name>.timeline.png per long recording: its log-mel spectrogram with "

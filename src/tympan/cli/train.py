@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..defaults import N_MFCC
 from ..errors import ConfigError
 from .common import (EXIT_BAD_INPUTS, EXIT_OK, add_command, add_dataset_run, add_json, add_layout, add_workers,
                      configured, emit, parse_options, quote_default)
@@ -87,7 +88,7 @@ def add_baseline(commands) -> None:
                     "override one setting, repeatable: e.g. --set data.test_fraction=0.3")
     parser.add_argument("--classifier", default="svm", choices=["svm", "rf", "knn"],
                         help="RBF support vector machine, random forest, or k nearest neighbours")
-    parser.add_argument("--n-mfcc", type=int, default=20,
+    parser.add_argument("--n-mfcc", type=int, default=N_MFCC,
                         help="MFCCs per frame (the features are 6 times as many)")
     parser.add_argument("--config", default=None,
                         help="a configuration file instead of the recipe (its data section and the front-end's sr, "

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..defaults import BATCH_SIZE
 from ..errors import AudioError, ConfigError
 from ..frontend import build_frontend
 from .models import build_network, network_spec
@@ -144,7 +145,7 @@ class Classifier(nn.Module):
         return torch.stack([y[s:s + n] for s in starts])
 
     @torch.no_grad()
-    def predict(self, audio, sr: int | None = None, batch_size: int = 64) -> np.ndarray:
+    def predict(self, audio, sr: int | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Class probabilities for one recording: a path, or a waveform with its sample rate.
 
         Parameters
@@ -196,7 +197,7 @@ class Classifier(nn.Module):
         return self.predict_waveforms([y], batch_size)[0].numpy()
 
     @torch.no_grad()
-    def predict_waveforms(self, waveforms, batch_size: int = 64) -> torch.Tensor:
+    def predict_waveforms(self, waveforms, batch_size: int = BATCH_SIZE) -> torch.Tensor:
         """Probabilities ``(n, n_classes)`` for mono waveforms already at ``self.sr``, each scored as
         ``predict`` does (padded, or windows averaged); the windows of all of them share batches."""
         values, owner = self.per_window(waveforms, lambda clips: self.scores(self(clips)), batch_size)
@@ -206,14 +207,14 @@ class Classifier(nn.Module):
         """``(batch, samples)`` waveform -> ``(batch, embedding_size)``: what the output layer sees."""
         return self.network.embed(self.features(y))
 
-    def embed_waveforms(self, waveforms, batch_size: int = 64) -> torch.Tensor:
+    def embed_waveforms(self, waveforms, batch_size: int = BATCH_SIZE) -> torch.Tensor:
         """Embeddings ``(n, embedding_size)`` of mono waveforms at ``self.sr``, the mean over each one's
         windows (as ``predict_waveforms`` averages scores)."""
         values, owner = self.per_window(waveforms, self.embed, batch_size)
         return _mean_per_owner(values, owner, len(waveforms))
 
     @torch.no_grad()
-    def per_window(self, waveforms, output, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    def per_window(self, waveforms, output, batch_size: int = BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
         """``output`` (a function of a batch of clips) of every window of every waveform, in shared
         batches, in evaluation mode: ``(values (windows, ...), owner (windows,))``, where ``owner`` is the
         index of the waveform each window comes from."""

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..defaults import BATCH_SIZE
 from ..errors import ConfigError
 from ..files import atomic_path, write_text
 from .files import each_file, found_files, progress_bar
 from .windows import score_windows
 
 
-def embed_files(model, targets, window_seconds=None, hop_seconds=None, batch_size: int = 64,
+def embed_files(model, targets, window_seconds=None, hop_seconds=None, batch_size: int = BATCH_SIZE,
                 progress: bool = False, workers: int | None = None) -> tuple[np.ndarray, list[str], list[dict]]:
     """The embedding of every file ``targets`` name (files, folders, globs), the mean over its windows.
 

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio import info, is_audio_path, load
-from ..defaults import default_workers
+from ..defaults import BATCH_SIZE, MIN_DURATION, SMOOTH, THRESHOLD, TOP_K, default_workers
 from ..errors import AudioError, ConfigError
 from .windows import events, score_windows
 
@@ -124,8 +124,9 @@ def each_file(files, sr: int, clip_seconds, on_clips, on_long, bar, workers: int
     return bad
 
 
-def predict_files(model, targets, top: int = 3, window_seconds=None, hop_seconds=None, threshold=0.5,
-                  smooth: int = 3, min_duration: float = 0.0, batch_size: int = 64, progress: bool = False,
+def predict_files(model, targets, top: int = TOP_K, window_seconds=None, hop_seconds=None, threshold=THRESHOLD,
+                  smooth: int = SMOOTH, min_duration: float = MIN_DURATION, batch_size: int = BATCH_SIZE,
+                  progress: bool = False,
                   per_window: bool = False, workers: int | None = None) -> dict:
     """Predict on every file ``targets`` name; bad files are reported with their reasons, never fatal.
 

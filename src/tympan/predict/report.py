@@ -11,6 +11,7 @@ import csv
 import io
 from pathlib import Path
 
+from ..defaults import BATCH_SIZE
 from ..files import write_text
 from .embed import embed_files, write_embeddings
 from .files import rows
@@ -104,7 +105,7 @@ def plot_timelines(model, report: dict, out_dir, window_seconds=None) -> list[Pa
 
 
 def embed_to_file(model_file, targets, out, device: str = "auto", window_seconds=None, hop_seconds=None,
-                  batch_size: int = 64, progress: bool = False) -> dict:
+                  batch_size: int = BATCH_SIZE, progress: bool = False) -> dict:
     """Embed every file ``targets`` name with the model in ``model_file`` and write the matrix to ``out``
     (``.npy`` or ``.csv``, as ``write_embeddings``); bad inputs are reported, never fatal.
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..audio import stream
+from ..defaults import BATCH_SIZE, MIN_DURATION, SMOOTH, THRESHOLD
 from ..errors import AudioError, ConfigError
 
 
@@ -35,7 +36,7 @@ class WindowScores:
 
 @torch.no_grad()
 def score_windows(model, path, window_seconds: float | None = None, hop_seconds: float | None = None,
-                  batch_size: int = 64, block_seconds: float = 30.0, output=None) -> WindowScores:
+                  batch_size: int = BATCH_SIZE, block_seconds: float = 30.0, output=None) -> WindowScores:
     """Decode ``path`` block by block and score windows of it with ``model`` (a ``Classifier``).
 
     Memory holds one block, one window and one batch, whatever the recording's length. A recording
@@ -115,8 +116,8 @@ def _score_in_batches(windows, batch_size: int, score) -> tuple[list[int], list[
     return starts, scores
 
 
-def events(result: WindowScores, classes, multi_label: bool, threshold=0.5, smooth: int = 3,
-           min_duration: float = 0.0, merge_gap: float | None = None) -> list[dict]:
+def events(result: WindowScores, classes, multi_label: bool, threshold=THRESHOLD, smooth: int = SMOOTH,
+           min_duration: float = MIN_DURATION, merge_gap: float | None = None) -> list[dict]:
     """Labelled segments from per-window scores: ``{"file", "start", "end", "label", "score"}``.
 
     Scores are smoothed by a moving average over ``smooth`` windows. A window is active for a class when
@@ -156,7 +157,7 @@ def events(result: WindowScores, classes, multi_label: bool, threshold=0.5, smoo
 
 
 def timeline(model, path, window_seconds: float | None = None, hop_seconds: float | None = None,
-             threshold=0.5, smooth: int = 3, min_duration: float = 0.0) -> list[dict]:
+             threshold=THRESHOLD, smooth: int = SMOOTH, min_duration: float = MIN_DURATION) -> list[dict]:
     """Events in a recording of any length: ``[{"file", "start", "end", "label", "score"}]``.
 
     The recording is decoded block by block and scored in windows (``window_seconds``, default the

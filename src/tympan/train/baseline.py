@@ -22,14 +22,13 @@ import numpy as np
 import torch
 
 from ..data.cache import AudioCache
+from ..defaults import N_MFCC
 from ..errors import ConfigError
 from ..frontend import MFCC, transform_clips
 from .data import fingerprint, load_splits
 from .metrics import classification_metrics
 from .report import write_report
 from .run import prepare, training_split
-
-N_MFCC = 20
 
 
 def _svm(seed: int):
