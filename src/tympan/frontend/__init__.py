@@ -25,6 +25,7 @@ import torch
 
 from ..defaults import SR, spectral_params
 from ..errors import ConfigError
+from ..registry import Registry
 from .cepstral import MFCC
 from .clips import transform_clips
 from .filters import dct_matrix, hz_to_mel, mel_filterbank, mel_frequencies, mel_to_hz
@@ -43,8 +44,13 @@ __all__ = ["DEFAULT_FRONTEND", "FRONTENDS", "MFCC", "PCEN", "PER_RECORDING", "ST
 # The representations a model can start from, by the name a spec gives them. ``stft`` is the magnitude
 # (``power=1``), as in the lecture notes; ``mel`` is mel power, ``logmel`` its dB, ``mfcc`` its cepstrum,
 # ``pcen`` mel magnitudes with per-channel energy normalisation in place of the logarithm.
-FRONTENDS = {"waveform": Waveform, "stft": Spectrogram, "mel": MelSpectrogram, "logmel": LogMel, "mfcc": MFCC,
-             "pcen": PCEN}
+FRONTENDS = Registry("frontend kind")
+FRONTENDS.add("waveform", Waveform)
+FRONTENDS.add("stft", Spectrogram)
+FRONTENDS.add("mel", MelSpectrogram)
+FRONTENDS.add("logmel", LogMel)
+FRONTENDS.add("mfcc", MFCC)
+FRONTENDS.add("pcen", PCEN)
 DEFAULT_FRONTEND = {"kind": "logmel", "sr": SR, **spectral_params(SR)}
 
 
@@ -70,9 +76,7 @@ def resolve_frontend(config: dict | None = None) -> tuple[type, dict]:
     """
     config = dict(DEFAULT_FRONTEND if config is None else config)
     kind = config.pop("kind", DEFAULT_FRONTEND["kind"])
-    if kind not in FRONTENDS:
-        raise ConfigError(f"frontend kind={kind!r}: choose one of {', '.join(FRONTENDS)}")
-    cls = FRONTENDS[kind]
+    cls = FRONTENDS.get(kind)
     accepted = _defaults(cls)
     if cls is Spectrogram:
         accepted = {**accepted, "sr": DEFAULT_FRONTEND["sr"], "power": 1.0}

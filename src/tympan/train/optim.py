@@ -7,26 +7,38 @@ import math
 import torch
 
 from ..errors import ConfigError
+from ..registry import Registry
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = Registry("train.optimizer")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 
 
+@OPTIMIZERS.register("sgd")
+def _sgd(parameters, config) -> torch.optim.Optimizer:
+    """Gradient descent: plain, with momentum, or Nesterov's."""
+    if config.nesterov and not config.momentum > 0:
+        raise ConfigError("train.nesterov needs train.momentum > 0")
+    return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.momentum,
+                           nesterov=config.nesterov, weight_decay=config.weight_decay)
+
+
+@OPTIMIZERS.register("adam")
+def _adam(parameters, config) -> torch.optim.Optimizer:
+    return torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+@OPTIMIZERS.register("adamw")
+def _adamw(parameters, config) -> torch.optim.Optimizer:
+    """Adam with decoupled weight decay (Loshchilov and Hutter)."""
+    return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
 def make_optimizer(parameters, config) -> torch.optim.Optimizer:
-    """Gradient descent (``sgd``: plain, with momentum, or Nesterov's), Adam or AdamW."""
+    """The optimiser ``config.optimizer`` names (``OPTIMIZERS``) over the parameters that train."""
     parameters = [p for p in parameters if p.requires_grad]
     if not config.learning_rate > 0:
         raise ConfigError(f"train.learning_rate={config.learning_rate}: must be positive")
-    if config.optimizer == "sgd":
-        if config.nesterov and not config.momentum > 0:
-            raise ConfigError("train.nesterov needs train.momentum > 0")
-        return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.momentum,
-                               nesterov=config.nesterov, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    raise ConfigError(f"train.optimizer={config.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS.get(config.optimizer)(parameters, config)
 
 
 def make_schedule(optimizer, config):
