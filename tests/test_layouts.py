@@ -27,7 +27,7 @@ def bad_reasons(manifest: Manifest) -> dict[str, str]:
 
 
 def test_registry_has_every_layout():
-    assert list(LAYOUTS) == ["folder", "csv", "fsdd", "esc50", "urbansound8k", "gtzan", "speech_commands"]
+    assert list(LAYOUTS) == ["folder", "csv", "events", "fsdd", "esc50", "urbansound8k", "gtzan", "speech_commands"]
 
 
 # ------------------------------------------------------------------------------------------- folder
@@ -245,7 +245,7 @@ def test_detect_empty_folder_says_what_was_looked_for(tmp_path):
 def test_build_errors(tmp_path):
     with pytest.raises(DatasetError, match="nope: not found"):
         build(tmp_path / "nope")
-    with pytest.raises(ConfigError, match="dataset layout='librispeech' is unknown: choose one of folder, csv, fsdd"):
+    with pytest.raises(ConfigError, match="dataset layout='librispeech' is unknown: choose one of folder, csv, events, fsdd"):
         build(tmp_path, layout="librispeech")
     with pytest.raises(DatasetError, match="esc50.csv: not found"):
         build(tmp_path, layout="esc50")

@@ -147,12 +147,14 @@ def plot_activations(names=None):
     return fig
 
 
-def plot_timeline(path, events, sr: int = SR, n_mels: int = 64, max_columns: int = 3000, title: str = ""):
+def plot_timeline(path, events, sr: int = SR, n_mels: int = 64, max_columns: int = 3000, title: str = "",
+                  reference=None):
     """A recording's log-mel spectrogram with its labelled events under it, for files of any length.
 
     The spectrogram is computed block by block with a hop chosen so the image has at most
     ``max_columns`` columns, so an hours-long file costs little memory. ``events`` are rows
-    ``{"start", "end", "label", "score"}`` as ``tympan.predict.events`` gives.
+    ``{"start", "end", "label", ...}`` as ``tympan.predict.events`` gives; ``reference``, rows of the same
+    kind, are the annotated events, drawn in grey above the detected ones in each class's lane.
     """
     from .audio import info, stream
 
@@ -165,7 +167,7 @@ def plot_timeline(path, events, sr: int = SR, n_mels: int = 64, max_columns: int
             S = layer(torch.from_numpy(block))
         columns.append(S[:, :max(1, len(block) // hop)])  # the frame past the block is the next one's first
     S_db = power_to_db(torch.cat(columns, dim=1), ref=1.0, top_db=80.0).numpy()
-    labels = sorted({e["label"] for e in events})
+    labels = sorted({e["label"] for e in [*events, *(reference or [])]})
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 3.2 + 0.35 * max(1, len(labels))), sharex=True,
                                       gridspec_kw={"height_ratios": [3, max(1, len(labels)) * 0.5]},
                                       constrained_layout=True)
@@ -175,7 +177,14 @@ def plot_timeline(path, events, sr: int = SR, n_mels: int = 64, max_columns: int
     top.set(ylabel="Hz (mel scale)", title=title or Path(path).name)
     for lane, label in enumerate(labels):
         spans = [(e["start"], e["end"] - e["start"]) for e in events if e["label"] == label]
-        bottom.broken_barh(spans, (lane + 0.1, 0.8), color=f"C{lane % 10}")
+        if reference is None:
+            bottom.broken_barh(spans, (lane + 0.1, 0.8), color=f"C{lane % 10}")
+            continue
+        truth = [(e["start"], e["end"] - e["start"]) for e in reference if e["label"] == label]
+        bottom.broken_barh(truth, (lane + 0.55, 0.35), color="0.45")
+        bottom.broken_barh(spans, (lane + 0.1, 0.35), color=f"C{lane % 10}")
+    if reference is not None:
+        bottom.set_title("each lane: annotated events (grey, above), detected events (colour, below)", fontsize=9)
     bottom.set_yticks(np.arange(len(labels)) + 0.5, labels)
     bottom.set(xlabel="time (s)", xlim=(0, duration), ylim=(0, max(1, len(labels))))
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,3 +49,50 @@ def write_text(path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def remove(path) -> None:
+    """Delete a file, link or folder tree, if there is one."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(path):
+    """A temporary folder beside ``path`` to fill; it replaces ``path`` (an empty folder, or what the
+    caller chose to overwrite) when the block ends, and is removed if the block raises, so ``path``
+    appears whole or not at all.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "set"
+    >>> with atomic_folder(target) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("one")
+    >>> sorted(p.name for p in target.iterdir())
+    ['a.txt']
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        remove(tmp)
+        tmp.mkdir(parents=True)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write beside it ({error.strerror or error}); choose another place") from None
+    try:
+        yield tmp
+        aside = path.with_name(f"{path.name}.old-{os.getpid()}")
+        if path.exists() or path.is_symlink():
+            os.replace(path, aside)
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            if aside.exists() and not path.exists():
+                os.replace(aside, path)  # put back what was there
+            raise OutputError(f"{path}: cannot put the new folder in place ({error.strerror or error})") from None
+        remove(aside)
+    finally:
+        remove(tmp)  # only still there if something failed

@@ -27,6 +27,8 @@ FORMAT, VERSION = "tympan.model", 1
 SUFFIX = ".tympan"
 _REQUIRED = {"format": str, "version": int, "frontend": dict, "network": dict, "classes": list,
              "clip_seconds": (int, float), "multi_label": bool, "sr": int, "provenance": dict, "digest": str}
+# What an event detector adds (``tympan.nn.detector``): its task, post-processing and frame length.
+_OPTIONAL = {"task": str, "postprocess": dict, "frame_seconds": (int, float)}
 # What other files begin with, to say what a file is when it is not a model file.
 _FOREIGN = {b"PK\x03\x04": "a zip archive (a torch.save checkpoint?)", b"\x80": "a Python pickle"}
 
@@ -123,7 +125,10 @@ def read_model_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
             raise ModelFileError(f"{path}: the description lacks {key!r}")
         if not isinstance(document[key], kind) or (kind is int and isinstance(document[key], bool)):
             raise ModelFileError(f"{path}: {key!r} has the wrong type ({type(document[key]).__name__})")
-    unexpected = sorted(set(document) - set(_REQUIRED))
+    for key, kind in _OPTIONAL.items():
+        if key in document and not isinstance(document[key], kind):
+            raise ModelFileError(f"{path}: {key!r} has the wrong type ({type(document[key]).__name__})")
+    unexpected = sorted(set(document) - set(_REQUIRED) - set(_OPTIONAL))
     if unexpected:
         raise ModelFileError(f"{path}: unexpected entries in the description: {', '.join(unexpected)}")
     return document, tensors

@@ -27,6 +27,10 @@ def add_train(commands) -> None:
     parser.add_argument("--config", default=None,
                         help="a YAML/JSON configuration file instead of the recipe (default: the recipe of the "
                              "dataset's layout)")
+    quote_default(parser.add_argument("--task", default=None, choices=["clips", "events"],
+                                      help="clips: a label per clip; events: what sounds when, from recordings "
+                                           "annotated with events in time (the events layout); the same as --set "
+                                           "data.task=..."), lambda: configured("data.task"))
     parser.add_argument("--model", default=None, choices=list(MODELS),
                         help="network kind, with its defaults (default: the recipe's)")
     quote_default(parser.add_argument("--device", default=None,
@@ -56,8 +60,9 @@ def add_train(commands) -> None:
 
 
 def _sets(args) -> list[str]:
-    """--set, then the options that are short for one: --device, --init-from, --freeze, --head."""
-    return [*args.set, *([f"train.device={args.device}"] if args.device else []),
+    """--task, --set, then the options that are short for one: --device, --init-from, --freeze, --head."""
+    return [*([f"data.task={args.task}"] if getattr(args, "task", None) else []), *args.set,
+            *([f"train.device={args.device}"] if args.device else []),
             *([f"transfer.init_from={json.dumps(args.init_from)}"] if args.init_from else []),
             *([f"transfer.freeze={args.freeze}"] if args.freeze else []),
             *([f"transfer.head={args.head}"] if args.head else [])]
@@ -159,12 +164,20 @@ def run_compare(args) -> int:
 def add_evaluate(commands) -> None:
     parser = add_command(
         commands, "evaluate", "score a saved model on a dataset with the same labels",
-        "Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a saved model on a dataset. "
-        "--split test/val/train take the dataset's split as training made it.")
+        "Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a saved model on a dataset; "
+        "for an event detector on annotated recordings, the DCASE scores: event-based (200 ms onset collar, "
+        "offset collar the larger of 200 ms and 20% of the event) and segment-based (1 s) F-score, precision, "
+        "recall and error rate, micro and per class. --split test/val/train take the dataset's split as "
+        "training made it.")
     parser.add_argument("--model", required=True, help="the model file (.tympan)")
     parser.add_argument("--data", required=True, help="dataset folder or CSV file")
     add_layout(parser)
-    parser.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which items")
+    parser.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+                        help="which items (default: %(default)s)")
+    parser.add_argument("--tune", action="store_true",
+                        help="an event detector: first tune each class's threshold and median filter for the "
+                             "best event-based F-score on the validation split, and write them into the model "
+                             "file (default: use the model file's post-processing)")
     add_workers(parser, "parallel decoders")
     add_json(parser)
     parser.set_defaults(run=run_evaluate)
@@ -174,6 +187,7 @@ def run_evaluate(args) -> int:
     from ..train import evaluate, format_evaluation
 
     result = evaluate(args.model, args.data, layout=args.layout, split=args.split,
-                      options=parse_options(args.option), workers=args.workers, progress=not args.json)
+                      options=parse_options(args.option), workers=args.workers, progress=not args.json,
+                      tune=args.tune)
     emit(args, result, format_evaluation(result, args.split))
     return EXIT_BAD_INPUTS if result["bad_files"] else EXIT_OK

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ..audio import AudioInfo, info, load
 from ..defaults import default_workers
 from ..errors import AudioError, DatasetError
+from .events import statistics
 from .manifest import BadFile, Manifest
 
 SCHEMA = "tympan.datasets.inspect/1"
@@ -95,7 +96,8 @@ def inspect(manifest: Manifest, decode: bool = True, workers: int | None = None,
         ``schema``, ``path``, ``layout``, ``n_items``, ``classes``, ``multilabel``, ``counts``
         (``{class: {split: n, "total": n}}``), ``splits``, ``folds``, ``groups`` (items per group),
         ``n_groups``, ``duration_seconds`` (total/min/mean/max), ``sample_rates``, ``channels``,
-        ``extras`` (count per kind), ``bad`` (list of ``{path, reason}``).
+        ``extras`` (count per kind), ``bad`` (list of ``{path, reason}``); for a dataset of events in time,
+        ``events`` (``tympan.data.events.statistics``: per class events, total and median seconds; polyphony).
     """
     usable, checked = check(manifest, decode=decode, workers=workers, progress=progress)
     if strict and usable.bad:
@@ -107,7 +109,7 @@ def inspect(manifest: Manifest, decode: bool = True, workers: int | None = None,
         start, end = item.start or 0.0, item.end if item.end is not None else c.info.duration
         durations.append(max(0.0, min(end, c.info.duration) - start))
     by_path = {c.path: c.info for c in checked}
-    return {
+    report = {
         "schema": SCHEMA,
         "path": manifest.root,
         "layout": manifest.layout,
@@ -128,6 +130,9 @@ def inspect(manifest: Manifest, decode: bool = True, workers: int | None = None,
         "extras": {kind: len(paths) for kind, paths in usable.extras.items()},
         "bad": [{"path": b.path, "reason": b.reason} for b in usable.bad],
     }
+    if usable.has_events:
+        report["events"] = statistics([(item.events, d) for item, d in zip(usable.items, durations)], usable.classes)
+    return report
 
 
 def group_hint(manifest: Manifest) -> str | None:
@@ -142,6 +147,9 @@ def group_hint(manifest: Manifest) -> str | None:
     """
     if manifest.has_groups:
         return None
+    if manifest.layout == "events":
+        return ("each recording is its own group, kept whole on one side of a split; if recordings share a source "
+                "(a site, a session, a device), add a group column to the annotations")
     hint = ("no group is set{}, so test and validation may share speakers, instruments or source recordings with "
             "training; ")
     if manifest.other_columns:
@@ -151,6 +159,20 @@ def group_hint(manifest: Manifest) -> str | None:
         return hint.format("") + ("if file names name the source, pass --option group_pattern=TEMPLATE, "
                                   "e.g. '{digit}_{speaker}_{index}'")
     return hint.format("") + "the dataset itself names none"
+
+
+def format_events(events: dict, width: int) -> list[str]:
+    """The events part of the report: a row per class, then how often events overlap."""
+    lines = [f"{'events':<{width}}  {'count':>6}  {'total s':>9}  {'median s':>8}"]
+    for name, row in events["per_class"].items():
+        lines.append(f"{name:<{width}}  {row['events']:>6}  {row['total_seconds']:>9.1f}  {row['median_seconds']:>8.2f}")
+    poly = events["polyphony"]
+    at = ", ".join(f"{k}: {float(s):.1f} s" for k, s in poly["seconds"].items())
+    lines.append(f"polyphony: at most {poly['max']} at once; seconds with 0, 1, 2... events sounding: {at}; "
+                 f"{poly['overlap_share']:.0%} of the time with an event has two or more")
+    if events["recordings_without_events"]:
+        lines.append(f"{events['recordings_without_events']} recording(s) without events")
+    return lines
 
 
 def format_report(report: dict, max_groups: int = 12) -> str:
@@ -184,6 +206,8 @@ def format_report(report: dict, max_groups: int = 12) -> str:
                      + f"  {row.get('total', 0):>6}")
     lines.append(f"{'all':<{width}}  " + "  ".join(f"{report['splits'][s]:>6}" for s in splits)
                  + f"  {report['n_items']:>6}")
+    if report.get("events"):
+        lines += ["", *format_events(report["events"], width)]
     if report["bad"]:
         lines.append("")
         lines.append(f"{len(report['bad'])} bad file(s), left out:")

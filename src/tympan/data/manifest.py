@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from ..files import write_text
+from .events import Event
 
 SPLITS = ("train", "val", "test")
 
@@ -37,6 +38,9 @@ class Item:
         What must stay on one side of a split: speaker, source recording, artist.
     start, end : float or None
         Segment of the file to use, in seconds; ``None`` for the whole file.
+    events : tuple of (onset, offset, label) or None
+        The events in time (strong labels, ``tympan.data.events``) of a recording from an annotated
+        dataset, sorted; ``labels`` are then the classes among them (its weak labels, maybe none).
     """
 
     path: str
@@ -46,11 +50,12 @@ class Item:
     group: str | None = None
     start: float | None = None
     end: float | None = None
+    events: tuple | None = None
 
     @property
     def label(self) -> str:
-        """The label of a single-label item (the first one)."""
-        return self.labels[0]
+        """The label of a single-label item (the first one; empty for a recording without events)."""
+        return self.labels[0] if self.labels else ""
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,13 @@ class Manifest:
 
     @property
     def multilabel(self) -> bool:
-        """True if any item has more than one label."""
-        return any(len(item.labels) > 1 for item in self.items)
+        """True if any item has more than one label, or the labels are the events' (a set, maybe empty)."""
+        return self.has_events or any(len(item.labels) > 1 for item in self.items)
+
+    @property
+    def has_events(self) -> bool:
+        """True if the items carry events in time (strong labels)."""
+        return any(item.events is not None for item in self.items)
 
     def class_index(self) -> dict[str, int]:
         """Label -> index in ``classes``."""
@@ -154,7 +164,9 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
-        items = [Item(**{**item, "labels": tuple(item["labels"])}) for item in data["items"]]
+        items = [Item(**{**item, "labels": tuple(item["labels"]),
+                         "events": None if item.get("events") is None else tuple(Event(*e) for e in item["events"])})
+                 for item in data["items"]]
         return cls(data["root"], data["layout"], items, list(data["classes"]),
                    [BadFile(**bad) for bad in data.get("bad", [])], dict(data.get("extras", {})),
                    data.get("group_name", "group"), list(data.get("other_columns", [])))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -30,7 +29,8 @@ import torch
 from tqdm import tqdm
 
 from ..audio import load
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError, OutputError
+from ..files import atomic_folder
 from ..frontend import LogMel
 from .synthesizers import SYNTHESIZERS, coloured_noise, linear_envelope, random_eq
 
@@ -79,7 +79,26 @@ def synthesize(class_name, rng, sr=16000):
     return clip.astype(np.float32)
 
 
-def demo_clip(class_index, clip_index, sr=16000, seed=0):
+def dry_event(class_name, rng, sr=16000):
+    """One event of a class alone, 0.5 to 2 s, no background: the demo soundscapes' sources, whose
+    events then start and end exactly where the sound does.
+
+    Examples
+    --------
+    >>> y = dry_event("siren", np.random.default_rng(0))
+    >>> bool(abs(y[0]) < 1e-3 and abs(y[-1]) < 1e-3), 0.5 <= len(y) / 16000 <= 2
+    (True, True)
+    """
+    if class_name not in SYNTHESIZERS:
+        raise ConfigError(f"unknown demo class {class_name!r}: choose one of {', '.join(CLASSES)}")
+    m = int(rng.uniform(0.5, 2.0) * sr)
+    event = SYNTHESIZERS[class_name](rng, m, sr) * linear_envelope(m, sr, 0.005, 0.005)
+    event = random_eq(rng, event, sr) * linear_envelope(m, sr, 0.005, 0.005)
+    event *= 10 ** (rng.uniform(-20, 0) / 20) / (np.abs(event).max() + 1e-12)
+    return event.astype(np.float32)
+
+
+def demo_clip(class_index, clip_index, sr=16000, seed=0, dry=False):
     """Clip ``clip_index`` of class ``CLASSES[class_index]`` of the demo dataset made with ``seed``, as
     ``make_demo`` writes it (before its 16-bit rounding): each clip has its own seed, so any one can be
     made alone.
@@ -89,7 +108,8 @@ def demo_clip(class_index, clip_index, sr=16000, seed=0):
     >>> bool((demo_clip(6, 3) == synthesize("birdsong", np.random.default_rng([0, 6, 3]))).all())
     True
     """
-    return synthesize(CLASSES[class_index], np.random.default_rng([seed, class_index, clip_index]), sr)
+    make = dry_event if dry else synthesize
+    return make(CLASSES[class_index], np.random.default_rng([seed, class_index, clip_index]), sr)
 
 
 def _clip_path(root, class_index, clip_index):
@@ -97,7 +117,7 @@ def _clip_path(root, class_index, clip_index):
 
 
 def _write_clip(root, params, class_index, clip_index):
-    clip = demo_clip(class_index, clip_index, params["sr"], params["seed"])
+    clip = demo_clip(class_index, clip_index, params["sr"], params["seed"], params.get("dry", False))
     sf.write(_clip_path(root, class_index, clip_index), clip, params["sr"], subtype="PCM_16", format="WAV")
 
 
@@ -136,14 +156,7 @@ def _is_complete(root, params):
                                       for c in range(len(CLASSES)) for i in range(params["n_per_class"]))
 
 
-def _remove(path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def make_demo(out, n_per_class=100, sr=16000, seed=0, overwrite=False, progress=False):
+def make_demo(out, n_per_class=100, sr=16000, seed=0, overwrite=False, progress=False, dry=False):
     """Write the demo dataset to ``out``, or reuse the one already there.
 
     ``out`` appears whole or not at all: the clips go to a sibling ``<out>.tmp-<pid>``, renamed when
@@ -156,6 +169,8 @@ def make_demo(out, n_per_class=100, sr=16000, seed=0, overwrite=False, progress=
         Folder to create; it gets one sub-folder per class of ``<class>_<index:03d>.wav`` files.
     n_per_class, sr, seed : int
         Clips per class, sample rate in Hz, and the seed (same seed, byte-identical files).
+    dry : bool
+        Each clip the event alone (``dry_event``), without background, as sources for soundscapes.
     overwrite : bool
         Replace whatever else is at ``out``; otherwise that raises ``DatasetError``.
     progress : bool
@@ -177,7 +192,7 @@ def make_demo(out, n_per_class=100, sr=16000, seed=0, overwrite=False, progress=
     if int(n_per_class) < 1 or int(sr) < 8000:
         raise ConfigError(f"make_demo needs n_per_class >= 1 and sr >= 8000; got {n_per_class} and {sr}")
     params = {"version": VERSION, "classes": list(CLASSES), "n_per_class": int(n_per_class),
-              "sr": int(sr), "seed": int(seed)}
+              "sr": int(sr), "seed": int(seed), **({"dry": True} if dry else {})}
     if _is_complete(out, params):
         return out
     if out.exists() and not (out.is_dir() and not any(out.iterdir())) and not overwrite:
@@ -190,26 +205,16 @@ def make_demo(out, n_per_class=100, sr=16000, seed=0, overwrite=False, progress=
 
 def _write_whole(out, params, progress):
     """Write the dataset beside ``out`` and rename it into place, so that ``out`` appears whole or not at all."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    _remove(tmp)
     try:
-        for name in CLASSES:
-            (tmp / name).mkdir(parents=True)
-        _write_clips(tmp, params, progress)
-        (tmp / _META).write_text(json.dumps(params, indent=2) + "\n")  # last: it marks the folder complete
-        aside = out.with_name(f"{out.name}.old-{os.getpid()}")
-        if out.exists() or out.is_symlink():
-            os.replace(out, aside)  # an empty folder or, with overwrite=True, the old content
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            if not _is_complete(out, params):  # another process may have just written the same dataset
-                raise DatasetError(f"{out} appeared while the demo dataset was being written; delete it "
-                                   "and run again") from None
-        _remove(aside)
-    finally:
-        _remove(tmp)  # only still there if something failed
+        with atomic_folder(out) as tmp:
+            for name in CLASSES:
+                (tmp / name).mkdir(parents=True)
+            _write_clips(tmp, params, progress)
+            (tmp / _META).write_text(json.dumps(params, indent=2) + "\n")  # last: it marks the folder complete
+    except OutputError:
+        if not _is_complete(out, params):  # another process may have just written the same dataset
+            raise DatasetError(f"{out} appeared while the demo dataset was being written; delete it "
+                               "and run again") from None
 
 
 def linear_baseline(root, sr=16000, seed=0):

@@ -69,6 +69,8 @@ class Classifier(nn.Module):
     (2,)
     """
 
+    task = "clips"  # one vector of scores per clip; ``detector.EventDetector`` gives one per frame
+
     def __init__(self, frontend=None, network="cnn", classes=("0", "1"), clip_seconds: float = 1.0,
                  multi_label: bool = False, seed: int | None = None):
         super().__init__()
@@ -83,7 +85,7 @@ class Classifier(nn.Module):
         self.feature_shape = tuple(self.frontend(torch.zeros(self.clip_samples)).shape)
         spectral = len(self.feature_shape) == 2
         self.normalize = Normalize(self.feature_shape[0] if spectral else 1, spectral)
-        self.network = build_network(self.network_spec, self.feature_shape, len(classes), seed=seed)
+        self.network = build_network(self.network_spec, self.feature_shape, len(classes), seed=seed, task=self.task)
 
     @property
     def sr(self) -> int:
@@ -102,6 +104,10 @@ class Classifier(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict) -> "Classifier":
+        if config.get("task", "clips") == "events" and cls is Classifier:
+            from .detector import EventDetector
+
+            return EventDetector.from_config(config)
         return cls(config["frontend"], config["network"], config["classes"], config["clip_seconds"],
                    config["multi_label"])
 

@@ -105,8 +105,8 @@ class CNN(NetworkSpec):
 
     def layer_specs(self, n_classes):
         blocks = [{"kind": "conv2d", "channels": c, "kernel": self.kernel, "convs": self.convs_per_block,
-                   "pool": self.pool, "activation": self.activation, "batch_norm": self.batch_norm}
-                  for c in self.channels]
+                   "pool": pool, "activation": self.activation, "batch_norm": self.batch_norm}
+                  for c, pool in zip(self.channels, block_pools(self.pool, len(self.channels)))]
         return [*blocks, self._pool(self.pooling), *self._head(n_classes, self.hidden)]
 
 
@@ -164,7 +164,9 @@ class RecurrentNet(NetworkSpec):
 @dataclass
 class CRNN(NetworkSpec):
     """Convolutions find local time-frequency patterns, a recurrent layer follows them through time
-    (Choi et al. 2017): conv2d blocks, then each frame's channels x bins as one vector, then GRU/LSTM."""
+    (Choi et al. 2017): conv2d blocks, then each frame's channels x bins as one vector, then GRU/LSTM.
+    ``pool`` as for ``cnn``: pooling only in frequency (``[2, 1]``) keeps the frame rate, as sound event
+    detection wants."""
 
     kind: str = "crnn"
     channels: tuple = (32, 64, 128)
@@ -178,8 +180,9 @@ class CRNN(NetworkSpec):
     dropout: float = 0.2
 
     def layer_specs(self, n_classes):
-        blocks = [{"kind": "conv2d", "channels": c, "kernel": self.kernel, "pool": self.pool,
-                   "activation": self.activation, "batch_norm": self.batch_norm} for c in self.channels]
+        blocks = [{"kind": "conv2d", "channels": c, "kernel": self.kernel, "pool": pool,
+                   "activation": self.activation, "batch_norm": self.batch_norm}
+                  for c, pool in zip(self.channels, block_pools(self.pool, len(self.channels)))]
         recurrent = {"kind": "recurrent", "cell": self.cell, "hidden": self.hidden,
                      "bidirectional": self.bidirectional}
         return [*blocks, recurrent, self._pool(self.pooling), *self._head(n_classes)]
@@ -237,6 +240,63 @@ class Layers(NetworkSpec):
 
 # ------------------------------------------------------------------------------------------ building
 
+TASKS = ("clips", "events")
+TO_VECTOR = ("global_pool", "attention_pool", "flatten")
+
+
+def block_pools(pool, n: int) -> list:
+    """One pooling size per block from ``pool``: a size (an int, or ``[bins, frames]``) for every block, or a
+    list of sizes, one per block.
+
+    Examples
+    --------
+    >>> block_pools(2, 2), block_pools([2, 1], 2), block_pools([[2, 2], [4, 1]], 2)
+    ([2, 2], [[2, 1], [2, 1]], [[2, 2], [4, 1]])
+    """
+    pool = list(pool) if isinstance(pool, (list, tuple)) else pool
+    if isinstance(pool, list) and pool and isinstance(pool[0], (list, tuple)):
+        if len(pool) != n:
+            raise ConfigError(f"pool={pool}: a list of pooling sizes needs one per block ({n})")
+        return [list(p) for p in pool]
+    return [pool] * n
+
+
+def per_frame(specs: list[dict], bins: int | None = None) -> list[dict]:
+    """A clip network's layers made to give one output per frame (sound event detection): everything
+    before the layer that pools time away stays, a recurrent layer gives its whole sequence, and the
+    dense layers after the pooling become the same layers applied to every frame. A transformer's patches
+    span all ``bins`` frequency bins, so its sequence is one of times.
+
+    Examples
+    --------
+    >>> per_frame([{"kind": "global_pool"}, {"kind": "dense", "units": 3, "activation": "linear"}])
+    [{'kind': 'frame_dense', 'units': 3, 'activation': 'linear'}]
+    """
+    cut = next((i for i, s in enumerate(specs) if s["kind"] in TO_VECTOR
+                or (s["kind"] == "recurrent" and s.get("output") == "last")), None)
+    if cut is None:
+        raise ConfigError("task events: this network has no layer that pools time away, so its output is not "
+                          "one vector per frame to begin with")
+    body = [dict(s) for s in specs[:cut]]
+    for spec in body:
+        if spec["kind"] == "patch_embedding" and bins:
+            patch = spec.get("patch", 16)
+            frames = patch if isinstance(patch, int) else patch[1]
+            stride = spec.get("stride")
+            spec.update(patch=[bins, frames], stride=None if stride is None else
+                        [bins, stride if isinstance(stride, int) else stride[1]])
+    if specs[cut]["kind"] == "recurrent":
+        body.append({**specs[cut], "output": "sequence"})
+    head = []
+    for spec in specs[cut + 1:]:
+        if spec["kind"] in ("dense", "frame_dense"):
+            head.append({**spec, "kind": "frame_dense"})
+        elif spec["kind"] in ("dropout", "batch_norm", "activation"):
+            head.append(dict(spec))
+        else:
+            raise ConfigError(f"task events: a {spec['kind']} layer after pooling has no per-frame form")
+    return body + head
+
 
 def network_spec(spec: dict | str | NetworkSpec | None = None) -> NetworkSpec:
     """A validated network spec from a kind name, a dict (``{"kind": ..., fields}``) or a spec.
@@ -264,8 +324,9 @@ def network_spec(spec: dict | str | NetworkSpec | None = None) -> NetworkSpec:
     return made
 
 
-def build_network(spec, in_shape: tuple, n_classes: int, seed: int | None = None) -> Network:
-    """A ``Network`` for front-end output of shape ``in_shape`` and ``n_classes`` outputs.
+def build_network(spec, in_shape: tuple, n_classes: int, seed: int | None = None, task: str = "clips") -> Network:
+    """A ``Network`` for front-end output of shape ``in_shape`` and ``n_classes`` outputs: one vector of
+    logits per clip, or with ``task="events"`` one per frame, ``(frames, n_classes)`` (``per_frame``).
 
     Examples
     --------
@@ -277,8 +338,13 @@ def build_network(spec, in_shape: tuple, n_classes: int, seed: int | None = None
     spec = network_spec(spec)
     if n_classes < 1:
         raise ConfigError(f"n_classes={n_classes}: a classifier needs at least one class")
-    net = Network(spec.layer_specs(int(n_classes)), in_shape, init=spec.init, seed=seed)
-    if net.out_shape != (n_classes,):
-        raise ConfigError(f"network {spec.kind}: the last layer gives {net.out_shape[0]} values for "
+    if task not in TASKS:
+        raise ConfigError(f"task={task!r}: choose one of {', '.join(TASKS)}")
+    specs = spec.layer_specs(int(n_classes))
+    if task == "events":
+        specs = per_frame(specs, in_shape[0] if len(in_shape) == 2 else None)
+    net = Network(specs, in_shape, init=spec.init, seed=seed, output="sequence" if task == "events" else "vector")
+    if net.out_shape[-1] != n_classes:
+        raise ConfigError(f"network {spec.kind}: the last layer gives {net.out_shape[-1]} values for "
                           f"{n_classes} classes")
     return net

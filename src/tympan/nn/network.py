@@ -50,6 +50,8 @@ class Network(nn.Module):
         Weight initialisation; biases always start at zero.
     seed : int or None
         Seed of the initial weights, without touching the global random state.
+    output : {"vector", "sequence"}
+        One vector of logits per clip, or one per frame, ``(batch, frames, n_classes)`` (event detection).
 
     Examples
     --------
@@ -59,7 +61,8 @@ class Network(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, layer_specs: list[dict], in_shape: tuple, init: str = "auto", seed: int | None = None):
+    def __init__(self, layer_specs: list[dict], in_shape: tuple, init: str = "auto", seed: int | None = None,
+                 output: str = "vector"):
         super().__init__()
         if init not in INITS:
             raise ConfigError(f"init={init!r}: choose one of {', '.join(INITS)}")
@@ -92,9 +95,10 @@ class Network(nn.Module):
                 built[self._unique(name or kind, built)] = layer
                 self.embedding_shape = shape  # the input of the last layer, so far
                 shape, layout = layer.out_shape, layer.out_layout
-            if layout != "vector":
-                raise ConfigError(f"the last layer gives a {layout} {list(shape)}, not one vector per clip: "
-                                  "end with a pooling, flatten or dense layer")
+            if layout != output:
+                raise ConfigError(f"the last layer gives a {layout} {list(shape)}, not one vector per "
+                                  f"{'frame' if output == 'sequence' else 'clip'}: end with a "
+                                  f"{'frame_dense' if output == 'sequence' else 'pooling, flatten or dense'} layer")
             self.layers = nn.Sequential(built)
             self.out_shape = shape
             initialise(self, "auto" if init == "random-frozen" else init)

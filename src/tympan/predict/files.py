@@ -135,11 +135,19 @@ def predict_files(model, targets, top: int = TOP_K, window_seconds=None, hop_sec
     dict
         ``{"schema": "tympan.predict/1", "classes", "files": [{"file", "duration", "top": [{"label",
         "score"}], "windows", "notes", "events"}], "bad": [{"path", "reason"}]}``; ``events`` are the
-        timeline (``events``) of recordings longer than one window, and empty otherwise. With
+        timeline (``events``) of recordings longer than one window, and empty otherwise. An event detector
+        (``task: events``) gives every recording its timeline from its frames (``detect``), with the
+        post-processing in its model file; the window options do not apply. With
         ``per_window``, a long recording's item also has ``"window_scores": [{"start", "end", "scores"}]``
         (scores in ``classes`` order).
     """
     files, bad = found_files(targets)
+    if getattr(model, "task", "clips") == "events":  # frames of an event detector, not windows of clips
+        from .detect import detect_files
+
+        results, failed = detect_files(model, files, batch_size, progress_bar(len(files), "detecting", progress))
+        return {"schema": "tympan.predict/1", "task": "events", "classes": list(model.classes), "files": results,
+                "bad": bad + failed}
     results: list[dict | None] = [None] * len(files)
     window = model.clip_seconds if window_seconds is None else float(window_seconds)
     # only the model's own clip length makes a clip one window: otherwise every file is windowed
@@ -226,7 +234,7 @@ def rows(report: dict) -> list[dict]:
     """CSV rows ``{file, start, end, label, score}``: a long recording's events, a clip's best label."""
     found = []
     for item in report["files"]:
-        if item["events"]:
+        if item["events"] or report.get("task") == "events":
             found += item["events"]
         else:
             best = item["top"][0]

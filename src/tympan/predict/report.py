@@ -52,7 +52,8 @@ def format_predictions(report: dict) -> str:
 
 def write_csv(report: dict, path) -> Path:
     """Write ``rows(report)`` as CSV, ``file,start,end,label,score``: a long recording's events, a clip's
-    best label. Written atomically.
+    best label; an event detector's report in the DCASE format (``filename,onset,offset,event_label``,
+    tab-separated for a ``.tsv`` path). Written atomically.
 
     Parameters
     ----------
@@ -66,6 +67,11 @@ def write_csv(report: dict, path) -> Path:
     Path
         ``path``.
     """
+    if report.get("task") == "events":  # the field's own format, which its tools read
+        from .detect import write_events
+
+        write_events(report, path)
+        return Path(path)
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=["file", "start", "end", "label", "score"])
     writer.writeheader()
@@ -97,7 +103,7 @@ def plot_timelines(model, report: dict, out_dir, window_seconds=None) -> list[Pa
 
     written = []
     for item in report["files"]:
-        if item["duration"] > (window_seconds or model.clip_seconds):
+        if item["duration"] > (window_seconds or model.clip_seconds) or report.get("task") == "events":
             out = Path(out_dir) / f"{Path(item['file']).stem}.timeline.png"
             written.append(save_figure(plot_timeline(item["file"], item["events"], sr=model.sr), out))
             item["plot"] = str(written[-1])

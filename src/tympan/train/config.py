@@ -32,8 +32,10 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 class DataConfig:
     """How recordings are read and split. ``clip_seconds: null`` adapts to the durations of the data.
     ``depends_on`` names what the labels depend on (``key``, ``pitch``, ``tempo``...), so augmentations that
-    change it are refused."""
+    change it are refused. ``task``: ``clips`` (a label per clip) or ``events`` (what sounds when, from
+    strongly-labelled recordings: ``tympan.nn.detector``)."""
 
+    task: str = "clips"
     layout: str = "auto"
     options: dict = field(default_factory=dict)
     clip_seconds: float | None = None

@@ -34,9 +34,14 @@ from .metrics import classification_metrics
 def evaluate_clips(model, clips, classes, multi_label: bool, loss_name: str = "cross_entropy",
                    label_smoothing: float = 0.0, batch_size: int = 64) -> dict | None:
     """Metrics of ``model`` on a ``ClipSet``, each recording scored as ``predict`` scores it, and the loss
-    of those scores (the logits that give them back), so validation and test measure what users get."""
+    of those scores (the logits that give them back), so validation and test measure what users get.
+    An event detector is scored on its events instead (``events.evaluate_events``)."""
     if len(clips) == 0:
         return None
+    if getattr(model, "task", "clips") == "events":
+        from .events import evaluate_events
+
+        return evaluate_events(model, clips)
     scores = model.predict_waveforms(clips.audio, batch_size).double().clamp(1e-7, 1 - 1e-7)
     logits = torch.log(scores / (1 - scores)) if multi_label else torch.log(scores)
     targets = torch.from_numpy(clips.targets)
@@ -315,8 +320,10 @@ def recompute_batch_norm(model, train, epoch: int, training, device, max_batches
     model.train(was_training)
 
 
-def _correct(logits, targets, multi_label: bool) -> int:
+def _correct(logits, targets, multi_label: bool) -> float:
     with torch.no_grad():
+        if logits.ndim == 3:  # frames of event detection: each example's share of frames decided right
+            return float(((logits > 0) == (targets > 0.5)).all(dim=-1).float().mean(dim=-1).sum())
         if multi_label:
             return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
         truth = targets.argmax(dim=1) if targets.ndim == 2 else targets  # mixup's rows: the larger share

@@ -21,7 +21,7 @@ SUMMED = {"sse"}  # reduced by a sum over the batch, not a mean
 
 
 def _rows(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
-    return targets.float() if targets.ndim == 2 else F.one_hot(targets, n_classes).float()
+    return targets.float() if targets.ndim >= 2 else F.one_hot(targets, n_classes).float()
 
 
 def _multi(targets: torch.Tensor, multi_label: bool | None) -> bool:
@@ -42,10 +42,12 @@ def cross_entropy(logits, targets, label_smoothing: float = 0.0, multi_label: bo
 
 @register("binary_cross_entropy")
 def binary_cross_entropy(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
-    """A sigmoid per class and its cross-entropy, summed over classes: multi-label tagging, binary tasks."""
+    """A sigmoid per class and its cross-entropy, summed over classes: multi-label tagging, binary tasks; for
+    frame outputs ``(batch, frames, classes)`` (event detection), the mean of that over the frames."""
     rows = _rows(targets, logits.shape[-1])
     rows = rows * (1 - label_smoothing) + label_smoothing / 2
-    return F.binary_cross_entropy_with_logits(logits, rows, reduction="none").sum(-1)
+    per_frame = F.binary_cross_entropy_with_logits(logits, rows, reduction="none").sum(-1)
+    return per_frame.mean(-1) if per_frame.ndim > 1 else per_frame
 
 
 @register("sse")

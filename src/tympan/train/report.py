@@ -152,10 +152,15 @@ def _html(result: dict, images: dict[str, str]) -> str:
     dataset = result.get("dataset") or {}
     parts = [f"<h1>Tympan training report</h1>\n<p>{_cell(dataset.get('path'))}</p>\n<h2>Headline</h2>\n"]
     evaluation = result.get("evaluation") or {}
-    scores = [[split, _measures(evaluation, split), m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"),
-               m.get("macro_f1"), m.get("n")] for split, m in _splits(result)]
-    parts.append(_table(["split", "recordings from", "accuracy", "balanced accuracy", "mAP", "macro-F1", "n"],
-                        scores) if scores else "<p>No evaluation split.</p>\n")
+    if any("event_f1" in m for _, m in _splits(result)):
+        scores = [[split, _measures(evaluation, split), *(m.get(k) for k in EVENT_KEYS)] for split, m in _splits(result)]
+        parts.append(_table(["split", "recordings from", "event F1", "event error rate", "segment F1 (1 s)",
+                             "segment error rate", "recordings"], scores))
+    else:
+        scores = [[split, _measures(evaluation, split), m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"),
+                   m.get("macro_f1"), m.get("n")] for split, m in _splits(result)]
+        parts.append(_table(["split", "recordings from", "accuracy", "balanced accuracy", "mAP", "macro-F1", "n"],
+                            scores) if scores else "<p>No evaluation split.</p>\n")
     if evaluation.get("note"):
         parts.append(f'<p class="note"><strong>What these scores measure.</strong> {_cell(evaluation["note"])}</p>\n')
     parts.append(f"<p>Epochs: {_cell(result.get('epochs'))} · best epoch: {_cell(result.get('best_epoch'))}"
@@ -165,6 +170,12 @@ def _html(result: dict, images: dict[str, str]) -> str:
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>\n")
     for split, metrics in _splits(result):
         per_class = metrics.get("per_class") or {}
+        if "event_f1" in metrics:
+            parts.append(f"<h2>Per class ({html.escape(split)})</h2>\n")
+            parts.append(_table(["class", "event F1", "segment F1", "events"],
+                                [[name, row.get("event_f1"), row.get("segment_f1"), row.get("n_events")]
+                                 for name, row in per_class.items()]))
+            continue
         multi_label = any("ap" in row for row in per_class.values())
         keys = ["precision", "recall", "f1", "support"] + (["ap"] if multi_label else [])
         parts.append(f"<h2>Per class ({html.escape(split)})</h2>\n")
@@ -199,7 +210,10 @@ def _html(result: dict, images: dict[str, str]) -> str:
             "</small></p>\n</body>\n</html>\n")
 
 
-def write_report(out_dir, result: dict) -> dict[str, Path]:
+EVENT_KEYS = ("event_f1", "event_error_rate", "segment_f1", "segment_error_rate", "n")
+
+
+def write_report(out_dir, result: dict, figures: dict | None = None) -> dict[str, Path]:
     """Write ``metrics.json``, ``curves.png``, ``confusion.png`` and ``report.html`` into ``out_dir``.
 
     Parameters
@@ -215,6 +229,8 @@ def write_report(out_dir, result: dict) -> dict[str, Path]:
     dict of str to Path
         The files written, by kind: ``"metrics"``, ``"report"``, and ``"curves"`` when there is a history,
         ``"confusion"`` when the test (else val) metrics are single-label.
+    figures : dict or None
+        More figures for the page, ``{caption: PNG path}`` (an event detector's timelines).
 
     Examples
     --------
@@ -239,6 +255,7 @@ def write_report(out_dir, result: dict) -> dict[str, Path]:
         paths["confusion"] = save_figure(plot_confusion(metrics["confusion"], classes, title),
                                          out_dir / "confusion.png")
         images[f"{split} confusion (rows: true class, normalised)"] = paths["confusion"]
+    images.update(figures or {})
     inlined = {name: base64.b64encode(path.read_bytes()).decode("ascii") for name, path in images.items()}
     paths["report"] = write_text(out_dir / "report.html", _html(result, inlined))
     return paths

@@ -23,7 +23,9 @@ from ..errors import ConfigError, DatasetError
 from ..files import atomic_path
 from ..model_file import save_model
 from ..nn.classifier import Classifier
+from ..nn.detector import EventDetector
 from .config import Config, adapt_to_data, load_config
+from .events import event_sets, plot_timelines, tune_postprocess
 from .data import fingerprint, load_clipset, load_splits, normalisation_statistics, scan_headers
 from .loop import evaluate_clips, fit
 from .metrics import summarize_folds
@@ -150,13 +152,8 @@ def folded(manifest, folds, seed: int = 0):
 def _train_split(manifest, config: Config, out: Path, context: Context, test_fold=None, data=None) -> dict:
     d = config.data
     split, config, multi_label = training_split(manifest, config, test_fold)
-    if not multi_label and config.train.loss == "cross_entropy" and manifest.multilabel:
-        raise ConfigError("this dataset is multi-label: set data.multi_label=true and "
-                          "train.loss=binary_cross_entropy")
-    if multi_label and config.train.loss == "cross_entropy":
-        config = dataclasses.replace(config, train=dataclasses.replace(config.train, loss="binary_cross_entropy"))
-    if multi_label and config.train.monitor == "macro_f1":
-        config = dataclasses.replace(config, train=dataclasses.replace(config.train, monitor="mAP"))
+    config = _task_settings(config, manifest, multi_label)
+    multi_label = multi_label or config.data.task == "events"
     config = dataclasses.replace(config, augment=_in_dataset(config.augment, manifest.root))
     if not config.transfer.init_from and config.transfer.head != "network":
         raise ConfigError(f"transfer.head={config.transfer.head} fits a classifier on a network's embeddings: "
@@ -165,11 +162,16 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
     def start(config):
         if config.transfer.init_from:  # another task's network, or a random one, as the start
             return start_from(config, manifest.classes, multi_label, seed=config.train.seed)
+        if config.data.task == "events":
+            return EventDetector(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
+                                 seed=config.train.seed), config
         return Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
                           multi_label, seed=config.train.seed), config
 
     model, config = start(config)
     clips, bad = load_splits(split, model.sr, multi_label, context.cache, d.workers, d.strict, context.shows)
+    if config.data.task == "events":
+        clips = event_sets(clips, split, model)
     model.normalize.set_statistics(*normalisation_statistics(model, clips["train"]))
 
     training = config.train
@@ -196,8 +198,35 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
             "dataset": result["dataset"],
             "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},
             "config": result["config"], "best_epoch": result["best_epoch"]})
-        write_report(out / "report", result)
+        shown = clips["test"] if len(clips["test"]) else clips["val"]
+        figures = plot_timelines(model, shown, out / "report") if config.data.task == "events" else None
+        write_report(out / "report", result, figures)
     return result
+
+
+def _task_settings(config: Config, manifest, multi_label: bool) -> Config:
+    """The loss and monitor the task needs: binary cross-entropy for multi-label data and for events (per
+    frame); mAP for tagging, the event-based F-score for events, unless chosen otherwise."""
+    task, training = config.data.task, config.train
+    if task not in ("clips", "events"):
+        raise ConfigError(f"data.task={task!r}: choose clips or events")
+    if task == "events" and not manifest.has_events:
+        raise DatasetError(f"{manifest.root}: data.task=events needs recordings annotated with events in time "
+                           "(the events layout: DCASE annotation files); this dataset has a label per clip")
+    moving = sorted({a.get("kind") for a in config.augment if a.get("kind") in ("time_shift", "time_stretch")})
+    if task == "events" and moving:
+        raise ConfigError(f"augment {', '.join(moving)} moves sounds in time, and task events does not yet move the "
+                          "event targets with them: leave them out (random crops already shift the events)")
+    if task == "events" and training.mixup:
+        raise ConfigError("train.mixup mixes clip labels; it has no meaning for events in time (task events)")
+    if not multi_label and task == "clips" and training.loss == "cross_entropy" and manifest.multilabel:
+        raise ConfigError("this dataset is multi-label: set data.multi_label=true and "
+                          "train.loss=binary_cross_entropy")
+    if (multi_label or task == "events") and training.loss == "cross_entropy":
+        training = dataclasses.replace(training, loss="binary_cross_entropy")
+    if training.monitor == "macro_f1" and (multi_label or task == "events"):
+        training = dataclasses.replace(training, monitor="event_f1" if task == "events" else "mAP")
+    return dataclasses.replace(config, train=training)
 
 
 def _refit(start, clips, config: Config, history: dict, out: Path, context: Context) -> tuple[Classifier, dict]:
@@ -231,12 +260,15 @@ def _headline(metrics: dict | None) -> dict | None:
 
 
 def evaluate(model_path, data, layout: str = "auto", split: str = "test", options: dict | None = None,
-             workers: int | None = None, progress: bool = True, cache: AudioCache | None = None) -> dict:
+             workers: int | None = None, progress: bool = True, cache: AudioCache | None = None,
+             tune: bool = False) -> dict:
     """Score a saved model on a dataset with the same labels: ``{split: metrics}``.
 
     ``split`` is ``test``, ``val``, ``train`` (as the dataset's split, made as training made it) or ``all``.
     Classes the model does not know are an error that names them; classes it knows but the data lacks
-    are reported with support 0.
+    are reported with support 0. An event detector is scored on its events (``events.evaluate_events``);
+    with ``tune``, its post-processing is first tuned per class on the validation split
+    (``events.tune_postprocess``) and written into the model file, and ``"tuned"`` says what was chosen.
     """
     from ..model_file import load_model
 
@@ -246,8 +278,8 @@ def evaluate(model_path, data, layout: str = "auto", split: str = "test", option
     if unknown:
         raise DatasetError(f"{data}: label(s) the model was not trained on: {', '.join(unknown)} "
                            f"(it knows {', '.join(model.classes)})")
-    note = None
-    if split != "all":
+    note, split_manifest = None, None
+    if split != "all" or tune:
         trained = model.provenance.get("config", {}).get("data", {})
         training = model.provenance.get("config", {}).get("train", {})
         split_manifest = assign_splits(manifest, trained.get("val_fraction", VAL_FRACTION),
@@ -258,11 +290,29 @@ def evaluate(model_path, data, layout: str = "auto", split: str = "test", option
             note = ("this model was trained again on the validation recordings once they had chosen its epoch "
                     "(train.refit): this score is on recordings it has learnt from; the report keeps the score "
                     "of the run that had not")
+    if split != "all":
         manifest = split_manifest.subset(split)
         if len(manifest) == 0:
             raise DatasetError(f"{data}: the {split} split is empty")
-    clips, bad = load_clipset(manifest, model.classes, model.sr, model.multi_label, cache or AudioCache(), workers,
-                              progress)
+    cache = cache or AudioCache()
+    tuned = _tuned(model, model_path, split_manifest, cache, workers, progress) if tune else None
+    clips, bad = load_clipset(manifest, model.classes, model.sr, model.multi_label, cache, workers, progress)
+    if getattr(model, "task", "clips") == "events":
+        clips = event_sets({split: clips}, manifest, model)[split]
     metrics = evaluate_clips(model, clips, model.classes, model.multi_label)
     metrics.pop("loss", None)
-    return {split: metrics, "note": note, "bad_files": [{"path": b.path, "reason": b.reason} for b in bad]}
+    return {split: metrics, "note": note, "bad_files": [{"path": b.path, "reason": b.reason} for b in bad],
+            **({"tuned": tuned} if tuned else {})}
+
+
+def _tuned(model, model_path, split_manifest, cache, workers, progress) -> dict:
+    """Tune an event detector's post-processing on the validation split and save it in its model file."""
+    if getattr(model, "task", "clips") != "events":
+        raise ConfigError("--tune tunes an event detector's post-processing; this model labels clips")
+    val = split_manifest.subset("val")
+    if len(val) == 0:
+        raise DatasetError("--tune needs validation recordings; this dataset's split has none")
+    clips, _ = load_clipset(val, model.classes, model.sr, True, cache, workers, progress)
+    model.postprocess, chosen = tune_postprocess(model, event_sets({"val": clips}, val, model)["val"])
+    save_model(model, model_path, provenance=model.provenance)
+    return chosen

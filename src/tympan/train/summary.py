@@ -16,7 +16,8 @@ SHOWN_GROUPS = 12
 
 
 def headline(metrics: dict) -> str:
-    """The one number a split is judged by: mAP for a multi-label model, else accuracy and macro-F1.
+    """The one number a split is judged by: the DCASE F-scores and error rates for an event detector, mAP
+    for a multi-label model, else accuracy and macro-F1.
 
     Parameters
     ----------
@@ -32,6 +33,9 @@ def headline(metrics: dict) -> str:
     >>> headline({"accuracy": 0.9, "macro_f1": 0.85, "n": 200})
     'accuracy 0.9000, macro-F1 0.8500'
     """
+    if "event_f1" in metrics:
+        return (f"event-based F1 {metrics['event_f1']:.4f}, error rate {metrics['event_error_rate']:.4f}; "
+                f"segment-based F1 {metrics['segment_f1']:.4f}, error rate {metrics['segment_error_rate']:.4f}")
     if "mAP" in metrics:
         return f"mAP {metrics['mAP']:.4f}"
     return f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
@@ -129,6 +133,13 @@ def format_evaluation(result: dict, split: str = "test") -> str:
     'test: accuracy 1.0000, macro-F1 1.0000 (n=4)'
     """
     text = f"{split}: {headline(result[split])} (n={result[split]['n']})"
+    if result.get("tuned"):  # an event detector's post-processing, tuned on validation
+        text += "\ntuned on val: " + ", ".join(f"{label} threshold {row['threshold']:g}, median {row['median_seconds']:g} s"
+                                             for label, row in result["tuned"].items())
+    per_class = result[split].get("per_class") or {}
+    if "event_f1" in result[split]:
+        text += "\n" + "\n".join(f"  {label}: event F1 {row['event_f1']:.3f}, segment F1 {row['segment_f1']:.3f} "
+                                 f"({row['n_events']} events)" for label, row in per_class.items())
     return text + (f"\nnote: {result['note']}" if result.get("note") else "")
 
 

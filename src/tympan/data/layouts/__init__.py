@@ -17,10 +17,11 @@ from .base import LAYOUTS, _class_dirs, _existing, layout
 
 # Registration order is the order of LAYOUTS, which the help and the errors list: generic layouts first.
 from .generic import csv_file, folder, group_matcher  # isort: skip
+from .events import events, looks_like_events  # isort: skip
 from .datasets import (ESC50_META, SC_LISTS, SC_NOISE, US8K_META, _looks_like_fsdd, _looks_like_gtzan,  # isort: skip
                        esc50, fsdd, gtzan, speech_commands, urbansound8k)
 
-__all__ = ["LAYOUTS", "build", "csv_file", "detect", "esc50", "folder", "fsdd", "group_matcher", "gtzan", "layout",
+__all__ = ["LAYOUTS", "build", "csv_file", "detect", "esc50", "events", "folder", "fsdd", "group_matcher", "gtzan", "layout",
            "speech_commands", "urbansound8k"]
 
 
@@ -28,7 +29,7 @@ def detect(path) -> str:
     """The key of ``LAYOUTS`` that ``path`` (a dataset folder or CSV file) is in, from the files it holds.
 
     Checked in order: a CSV file; ESC-50's and UrbanSound8K's metadata; Speech Commands' lists or noise
-    folder; GTZAN's folders and names; FSDD's names; any class folders. ``DatasetError`` if ``path`` is
+    folder; DCASE annotation files (events in time); GTZAN's folders and names; FSDD's names; any class folders. ``DatasetError`` if ``path`` is
     missing or nothing fits, listing what each layout expects.
 
     Examples
@@ -48,6 +49,8 @@ def detect(path) -> str:
         return "urbansound8k"
     elif any((path / name).exists() for name in (*SC_LISTS, SC_NOISE)):
         return "speech_commands"
+    elif looks_like_events(path):
+        return "events"
     elif _looks_like_gtzan(path):
         return "gtzan"
     elif _looks_like_fsdd(path):
@@ -67,7 +70,7 @@ def build(path, layout: str = "auto", **options) -> Manifest:
     path : str or Path
         The dataset's folder, or a CSV file for the ``csv`` layout.
     layout : str
-        A key of ``LAYOUTS`` (folder, csv, fsdd, esc50, urbansound8k, gtzan, speech_commands), or "auto".
+        A key of ``LAYOUTS`` (folder, csv, events, fsdd, esc50, urbansound8k, gtzan, speech_commands), or "auto".
     **options
         The layout's own options, e.g. ``subset="esc10"`` for ESC-50, ``label_column="tags"`` for CSV.
 

@@ -1,0 +1,186 @@
+"""Sound events in time, on voices never heard in training: FSDD digits placed in soundscapes.
+
+For each of FSDD's four speakers: soundscapes (``tympan datasets synth``) of the other three speakers' digits
+for training and validation (validation: takes 45-49 of each training speaker, so it knows their voices), and
+of the held-out speaker's digits for test, over the example recordings that are not speech (each cut in time
+between the splits) or coloured noise. Then three approaches, scored alike on the test soundscapes with
+Tympan's DCASE metrics (event-based F1 with a 200 ms onset collar, segment-based F1 over 1 s):
+
+- (a) Tympan's events model (``recipes/events.yaml``), trained on the soundscapes;
+- (b) today's approach without strong labels: a clip classifier trained on the same speakers' clips
+  (``recipes/fsdd.yaml``), slid along each soundscape (``tympan predict``'s windows and timeline);
+- (c) a frame-wise MFCC + classifier baseline: 20 MFCCs with their deltas over +-2 frames of 40 ms,
+  one logistic regression per class (scikit-learn), the same post-processing as (a).
+
+    python benchmarks/events.py [--data ../shared/data] [--out DIR] [--speakers a,b] [--epochs 30]
+        [--soundscapes 300] [--json FILE]
+
+Target (issue 15): (a) ahead of (b) and (c) on every fold, event-based F1 at least 0.70 mean.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tympan.data.layouts import build
+from tympan.data.soundscapes import SynthConfig, synthesize
+from tympan.model_file import load_model
+from tympan.nn.detector import PostProcess, decode
+from tympan.predict import predict_files
+from tympan.train.config import recipe_path
+from tympan.train.event_metrics import event_based, segment_based
+from tympan.train.events import rasterise
+from tympan.train.run import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = ("198-209-0000", "3436-172162-0000", "5703-47212-0000")  # LibriSpeech: voices, not backgrounds
+FRAME_SECONDS = 0.04
+
+
+def write_clips(fsdd: Path, held_out: str, path: Path) -> Path:
+    """``path,label,split,group``: the held-out speaker's digits are test; takes 45-49 of the others, val."""
+    rows = []
+    for wav in sorted((fsdd / "recordings").glob("*.wav")):
+        digit, speaker, take = wav.stem.split("_")
+        split = "test" if speaker == held_out else "val" if int(take) >= 45 else "train"
+        rows.append(f"{wav},{digit},{split},{speaker}\n")
+    path.write_text("path,label,split,group\n" + "".join(rows))
+    return path
+
+
+def backgrounds(examples: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for ogg in sorted(examples.glob("*.ogg")):
+        if ogg.stem not in SPEECH and not (folder / ogg.name).exists():
+            (folder / ogg.name).symlink_to(ogg)
+    return folder
+
+
+def scores_of(reference, estimated, classes, files) -> dict:
+    e = event_based(reference, estimated, classes, files=files)
+    s = segment_based(reference, estimated, classes, files=files)
+    return {"event_f1": e["f_measure"], "event_error_rate": e["error_rate"], "segment_f1": s["f_measure"],
+            "segment_error_rate": s["error_rate"]}
+
+
+def reference_of(manifest):
+    return [(item.path, *e) for item in manifest.items for e in item.events]
+
+
+def events_model(scapes: Path, out: Path, epochs: int) -> dict:
+    started = time.perf_counter()
+    result = train(scapes, out, layout="events", config_file=recipe_path("events"),
+                   sets=[f"train.epochs={epochs}"], progress=False)
+    return {**{k: result["test"][k] for k in ("event_f1", "event_error_rate", "segment_f1", "segment_error_rate")},
+            "seconds": time.perf_counter() - started, "best_epoch": result["best_epoch"]}
+
+
+def clip_model(clips: Path, test, out: Path, classes) -> dict:
+    started = time.perf_counter()
+    train(clips, out, layout="csv", config_file=recipe_path("fsdd"), progress=False)
+    model = load_model(out / "model.tympan")
+    report = predict_files(model, [item.path for item in test.items])
+    estimated = [(item["file"], e["start"], e["end"], e["label"]) for item in report["files"] for e in item["events"]]
+    files = [item.path for item in test.items]
+    return {**scores_of(reference_of(test), estimated, classes, files), "seconds": time.perf_counter() - started}
+
+
+def mfcc_frames(y: np.ndarray, sr: int) -> np.ndarray:
+    """20 MFCCs and their deltas per 40-ms frame, with the frames +-2 around each: ``(frames, 200)``."""
+    from tympan.frontend import MFCC
+
+    hop = int(sr * FRAME_SECONDS)
+    with torch.no_grad():
+        m = MFCC(sr=sr, n_fft=1024, hop_length=hop, n_mels=40, n_mfcc=20)(torch.from_numpy(y)).numpy().T
+    frames = np.concatenate([m, np.gradient(m, axis=0)], axis=1)
+    padded = np.pad(frames, ((2, 2), (0, 0)), mode="edge")
+    return np.concatenate([padded[i:i + len(frames)] for i in range(5)], axis=1)
+
+
+def mfcc_baseline(manifest, classes) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from tympan import load
+
+    started = time.perf_counter()
+    data = {}
+    for split in ("train", "test"):
+        features, targets, files = [], [], []
+        for item in manifest.subset(split).items:
+            y, sr = load(item.path, sr=16000)
+            x = mfcc_frames(y, sr)
+            features.append(x)
+            targets.append(rasterise(item.events, classes, len(x), FRAME_SECONDS))
+            files.append((item.path, len(x)))
+        data[split] = (np.concatenate(features), np.concatenate(targets), files, features)
+    x, t, _, _ = data["train"]
+    model = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(max_iter=300, C=1.0)))
+    model.fit(x, t)
+    estimated = []
+    for (path, _), feats in zip(data["test"][2], data["test"][3]):
+        estimated += [(path, *e) for e in decode(model.predict_proba(feats), FRAME_SECONDS, classes, PostProcess())]
+    test = manifest.subset("test")
+    return {**scores_of(reference_of(test), estimated, classes, [i.path for i in test.items]),
+            "seconds": time.perf_counter() - started}
+
+
+def fold(args, data: Path, speaker: str, work: Path) -> dict:
+    clips = write_clips(data / "fsdd", speaker, work / "clips.csv")
+    scapes = work / "soundscapes"
+    if not (scapes / "synth.json").exists():
+        synthesize(build(clips), scapes, backgrounds(data / "examples", work.parent / "backgrounds"),
+                   SynthConfig(n=args.soundscapes, seconds=10.0, snr=(0.0, 20.0), events=(1, 5),
+                               max_polyphony=2, noise_share=0.3, seed=0))
+    manifest = build(scapes)
+    classes = manifest.classes
+    test = manifest.subset("test")
+    row = {"speaker": speaker, "test_soundscapes": len(test), "test_events": sum(len(i.events) for i in test.items)}
+    row["events model"] = events_model(scapes, work / "events", args.epochs)
+    row["clip classifier, slid"] = clip_model(clips, test, work / "clips", classes)
+    row["MFCC frames + logistic"] = mfcc_baseline(manifest, classes)
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"), help="the shared data folder")
+    parser.add_argument("--out", default=None, help="working folder (default: a temporary one)")
+    parser.add_argument("--speakers", default="george,jackson,lucas,nicolas", help="held-out speakers, one per fold")
+    parser.add_argument("--epochs", type=int, default=30, help="events model epochs (default: %(default)s)")
+    parser.add_argument("--soundscapes", type=int, default=300, help="soundscapes per fold (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    out = Path(args.out or tempfile.mkdtemp(prefix="tympan-events-"))
+    rows = []
+    for speaker in args.speakers.split(","):
+        rows.append(fold(args, Path(args.data), speaker, out / speaker))
+        print(json.dumps(rows[-1]), flush=True)
+    approaches = ["events model", "clip classifier, slid", "MFCC frames + logistic"]
+    print(f"\nFSDD digits in 10-s soundscapes, test speaker never heard in training; {args.epochs} epochs")
+    print(f"{'held-out speaker':<18}" + "".join(f"{a:>26}" for a in approaches))
+    for row in rows:
+        print(f"{row['speaker']:<18}" + "".join(f"{row[a]['event_f1']:>13.3f} / {row[a]['segment_f1']:<10.3f}"
+                                                for a in approaches))
+    means = {a: {k: float(np.mean([r[a][k] for r in rows])) for k in ("event_f1", "segment_f1")} for a in approaches}
+    print(f"{'mean':<18}" + "".join(f"{means[a]['event_f1']:>13.3f} / {means[a]['segment_f1']:<10.3f}"
+                                    for a in approaches))
+    print("(event-based F1 / segment-based F1)")
+    ahead = all(r["events model"]["event_f1"] > max(r[a]["event_f1"] for a in approaches[1:]) for r in rows)
+    print(f"target: events model ahead on every fold ({'met' if ahead else 'not met'}), event F1 >= 0.70 mean "
+          f"({means['events model']['event_f1']:.3f}: {'met' if means['events model']['event_f1'] >= 0.7 else 'not met'})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"folds": rows, "means": means}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

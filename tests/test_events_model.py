@@ -1,0 +1,100 @@
+"""Event detection as a model: frame networks, targets rasterised and cropped, post-processing, streaming
+equal to whole-waveform scoring, the model file, and a real (small) training run to a timeline."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from tympan.data.events import Event
+from tympan.errors import ConfigError
+from tympan.model_file import load_model, save_model
+from tympan.nn.detector import EventDetector, PostProcess, decode
+from tympan.nn.models import build_network
+from tympan.train.events import EventSet, rasterise
+
+FRONTEND = {"kind": "logmel", "sr": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 32}
+SMALL = {"kind": "crnn", "channels": [8, 8], "pool": [[2, 2], [2, 1]], "hidden": 8}
+
+
+@pytest.mark.parametrize("kind", ["crnn", "cnn", "gru", "lstm", "rnn", "mlp", "perceptron", "transformer"])
+def test_every_kind_that_keeps_time_gives_frames(kind):
+    net = build_network(kind, (32, 101), 3, seed=0, task="events")
+    assert net(torch.zeros(2, 32, 101)).shape == (2, *net.out_shape) and net.out_shape[-1] == 3
+
+
+def test_a_network_without_time_is_refused_for_events():
+    with pytest.raises(ConfigError, match="no layer that pools time"):
+        build_network({"kind": "layers", "layers": [{"kind": "frame_dense", "units": 4}], "output_layer": False},
+                      (32, 101), 3, task="events")
+
+
+def test_transformer_patches_span_every_band_for_events():
+    net = build_network({"kind": "transformer", "dim": 16, "depth": 1, "heads": 2, "patch": 4}, (32, 100), 3,
+                        seed=0, task="events")
+    assert net.out_shape == (25, 3)  # one patch per 4 frames, each over all 32 bands
+
+
+def test_frame_rate_follows_hop_and_time_pooling():
+    model = EventDetector(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0)
+    assert model.frame_samples == 160 and model.frame_seconds == 0.02  # hop 80, pooled twice in time
+    assert model(torch.zeros(1, 16000)).shape == (1, 101, 2)
+
+
+def test_rasterise_marks_frames_the_event_touches():
+    targets = rasterise([Event(0.05, 0.12, "dog"), Event(0.3, 0.4, "car")], ["car", "dog"], 5, 0.1)
+    assert targets[:, 1].tolist() == [1, 1, 0, 0, 0] and targets[:, 0].tolist() == [0, 0, 0, 1, 0]
+    # a crop starting at 0.2 s sees the car from its second frame
+    assert rasterise([Event(0.3, 0.4, "car")], ["car"], 3, 0.1, start=0.2)[:, 0].tolist() == [0, 1, 0]
+
+
+def test_crops_cut_the_targets_to_match_the_audio():
+    sr, frame = 8000, 160
+    y = np.zeros(sr * 6, np.float32)
+    y[int(3.2 * sr):int(3.6 * sr)] = 1.0  # the event is where the samples are non-zero
+    events = [Event(3.2, 3.6, "beep")]
+    recordings = EventSet([y], np.ones((1, 1), np.float32), ["x.wav"], [None], [events], ["beep"], frame, sr, 101)
+    for epoch in range(8):
+        waves, targets, _ = next(recordings.batches(epoch, 1, 2 * sr, seed=0))
+        loud = np.flatnonzero(waves[0].numpy() > 0)
+        active = np.flatnonzero(targets[0, :, 0].numpy())
+        if len(loud):
+            ends_inside = loud[-1] < len(waves[0]) - 1
+            assert active[0] == loud[0] // frame
+            assert active[-1] == (loud[-1] // frame if ends_inside else targets.shape[1] - 1)
+        else:
+            assert not len(active)
+
+
+def test_decode_threshold_median_gap_and_shortest():
+    scores = np.zeros((50, 1))
+    scores[5:15] = 0.9
+    scores[9] = 0.1        # a one-frame dip: the median filter closes it
+    scores[18:25] = 0.9    # three frames after the first: bridged by min_gap
+    scores[40:41] = 0.9    # one frame: shorter than min_duration
+    post = PostProcess(threshold=0.5, median_seconds=0.3, min_gap=0.35, min_duration=0.15)
+    assert decode(scores, 0.1, ["a"], post) == [Event(0.5, 2.5, "a")]
+    assert len(decode(scores, 0.1, ["a"], PostProcess(median_seconds=0, min_gap=0, min_duration=0))) == 4
+
+
+def test_streamed_scores_equal_whole_waveform_scores():
+    model = EventDetector(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0)
+    y = np.random.default_rng(0).standard_normal(8000 * 13 + 77).astype(np.float32)
+    whole = model.frame_scores(y)
+    assert whole.shape == (int(np.ceil(len(y) / 160)), 2)
+    for size in (999, 8000, 50000):
+        streamed = model.stream_scores([y[i:i + size] for i in range(0, len(y), size)], batch_size=3)
+        np.testing.assert_allclose(streamed, whole, atol=1e-5)
+
+
+def test_model_file_keeps_task_and_postprocessing(tmp_path):
+    model = EventDetector(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0,
+                          postprocess={"threshold": [0.3, 0.6], "median_seconds": 0.1})
+    save_model(model, tmp_path / "m.tympan")
+    loaded = load_model(tmp_path / "m.tympan")
+    assert isinstance(loaded, EventDetector) and loaded.postprocess == model.postprocess
+    y = np.random.default_rng(1).standard_normal(8000 * 3).astype(np.float32)
+    np.testing.assert_allclose(loaded.frame_scores(y), model.eval().frame_scores(y), atol=1e-6)
