@@ -98,3 +98,89 @@ def test_model_file_keeps_task_and_postprocessing(tmp_path):
     assert isinstance(loaded, EventDetector) and loaded.postprocess == model.postprocess
     y = np.random.default_rng(1).standard_normal(8000 * 3).astype(np.float32)
     np.testing.assert_allclose(loaded.frame_scores(y), model.eval().frame_scores(y), atol=1e-6)
+
+
+def test_export_gives_frame_probabilities(tmp_path):
+    from tympan.predict.export import export
+
+    model = EventDetector(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0).eval()
+    y = torch.from_numpy(np.random.default_rng(2).standard_normal((1, 8000 * 3)).astype(np.float32))
+    expected = torch.sigmoid(model(y)).detach().numpy()
+    export(model, tmp_path / "m.pt", format="torchscript")
+    extra = {"tympan.json": ""}
+    loaded = torch.jit.load(str(tmp_path / "m.pt"), _extra_files=extra)
+    np.testing.assert_allclose(loaded(y).detach().numpy(), expected, atol=1e-5)
+    assert json.loads(extra["tympan.json"])["frame_seconds"] == 0.02
+    onnxruntime = pytest.importorskip("onnxruntime", reason="onnxruntime (a dev dependency) runs the ONNX file")
+    cnn = EventDetector(FRONTEND, {"kind": "cnn", "channels": [8, 8], "pool": [2, 1]}, ["a", "b"], 2.0, seed=0).eval()
+    export(cnn, tmp_path / "m.onnx", format="onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: y.numpy()})[0]
+    np.testing.assert_allclose(got, torch.sigmoid(cnn(y)).detach().numpy(), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def soundscapes(tmp_path_factory):
+    """Sixteen 4-s soundscapes of three demo classes' dry events over coloured noise."""
+    from tympan.data.layouts import build
+    from tympan.data.soundscapes import SynthConfig, synthesize
+    from tympan.data.synthetic import make_demo
+
+    root = tmp_path_factory.mktemp("events")
+    clips = make_demo(root / "clips", n_per_class=4, dry=True)
+    for name in [p.name for p in clips.iterdir() if p.is_dir()][3:]:
+        import shutil
+        shutil.rmtree(clips / name)
+    synthesize(build(clips, layout="folder"), root / "scapes", None,
+               SynthConfig(n=16, seconds=4.0, events=(1, 3), val_fraction=0.25, test_fraction=0.25))
+    return root / "scapes"
+
+
+TINY = ["train.epochs=2", "data.clip_seconds=2", "train.batch_size=4",
+        'network={kind: crnn, channels: [8, 8], pool: [[4, 2], [4, 2]], hidden: 8}']
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "tympan", *map(str, args)], capture_output=True, text=True)
+
+
+def test_train_predict_evaluate_an_events_model(soundscapes, tmp_path):
+    from tympan.data.events import read_annotations
+
+    run = _cli("train", "--data", soundscapes, "--out", tmp_path / "run", "--json", *sum((["--set", s] for s in TINY), []))
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["config"]["data"]["task"] == "events" and result["config"]["train"]["monitor"] == "event_f1"
+    metrics = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
+    assert metrics["test"]["event_f1"] == result["test"]["event_f1"]
+    html = (tmp_path / "run" / "report" / "report.html").read_text()
+    assert "event F1" in html and f"{metrics['test']['event_f1']:.3f}"[:4] in html
+    assert (tmp_path / "run" / "report" / "timeline_0.png").is_file()
+    model = load_model(tmp_path / "run" / "model.tympan")
+    assert isinstance(model, EventDetector) and model.frame_seconds == pytest.approx(0.04)
+
+    test_files = sorted((soundscapes / "audio" / "test").glob("*.wav"))
+    predicted = _cli("predict", *test_files, "--model", tmp_path / "run" / "model.tympan", "--csv",
+                     tmp_path / "events.tsv", "--json")
+    assert predicted.returncode == 0, predicted.stderr
+    report = json.loads(predicted.stdout)
+    assert report["task"] == "events" and len(report["files"]) == len(test_files)
+    rows, bad, _ = read_annotations(tmp_path / "events.tsv")
+    assert not bad and {r.filename for r in rows} == {str(f) for f in test_files}
+    assert sum(r.event is not None for r in rows) == sum(len(item["events"]) for item in report["files"])
+
+    tuned = _cli("evaluate", "--model", tmp_path / "run" / "model.tympan", "--data", soundscapes, "--tune", "--json")
+    assert tuned.returncode == 0, tuned.stderr
+    chosen = json.loads(tuned.stdout)["tuned"]
+    reloaded = load_model(tmp_path / "run" / "model.tympan")
+    assert reloaded.postprocess.threshold == [chosen[c]["threshold"] for c in reloaded.classes]
+
+
+def test_events_training_is_deterministic(soundscapes, tmp_path):
+    from tympan.train import train
+
+    sets = [*TINY, "train.epochs=1"]
+    first = train(soundscapes, tmp_path / "a", sets=sets, progress=False)
+    second = train(soundscapes, tmp_path / "b", sets=sets, progress=False)
+    assert first["history"][0]["train_loss"] == second["history"][0]["train_loss"]
+    assert first["test"] == second["test"]

@@ -68,7 +68,7 @@ class Network(nn.Module):
             raise ConfigError(f"init={init!r}: choose one of {', '.join(INITS)}")
         if not layer_specs:
             raise ConfigError("a network needs at least one layer")
-        self.in_shape, self.init = tuple(int(n) for n in in_shape), init
+        self.in_shape, self.init, self.output = tuple(int(n) for n in in_shape), init, output
         shape, layout = self._input_view(layer_specs[0])
         self.input_layout = layout
         built: OrderedDict[str, nn.Module] = OrderedDict()
@@ -142,7 +142,10 @@ class Network(nn.Module):
 
     @property
     def embedding_size(self) -> int:
-        """Values per clip given to the output layer: the length of ``embed``'s vectors."""
+        """Values per clip (per frame, for a network that keeps time) given to the output layer: the length
+        of ``embed``'s vectors."""
+        if self.output == "sequence" and len(self.embedding_shape) == 2:
+            return int(self.embedding_shape[1])
         if len(self.embedding_shape) != 1:
             raise ConfigError(f"the output layer takes a {list(self.embedding_shape)} input, not one vector "
                               "per clip: this network has no embedding to reuse")

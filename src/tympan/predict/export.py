@@ -1,7 +1,8 @@
 """Export a model to leave Python: ONNX (for onnxruntime and friends) or TorchScript (for LibTorch).
 
 The exported graph is the whole model: a mono waveform at the model's sample rate in, ``(batch, samples)``;
-class probabilities out, ``(batch, n_classes)``. The front-end (STFT, mel filters, dB, normalisation) is
+class probabilities out, ``(batch, n_classes)``, or for an event detector frame probabilities
+``(batch, frames, n_classes)`` (its frame length and post-processing in the metadata). The front-end (STFT, mel filters, dB, normalisation) is
 inside, so a deployment has nothing to recompute. Batch and length are dynamic, except for networks that
 flatten a fixed-size input and, in ONNX, networks on the raw waveform (cnn1d): their length is the clip
 length. Recurrent networks (rnn, lstm, gru, crnn) export to TorchScript only.
@@ -71,6 +72,9 @@ def export(model, out, format: str = "onnx") -> Path:
     described = {"classes": list(model.classes), "sr": model.sr, "clip_seconds": model.clip_seconds,
                  "multi_label": model.multi_label, "input": "waveform (batch, samples), mono, at sr",
                  "output": "probabilities (batch, classes)"}
+    if getattr(model, "task", "clips") == "events":  # an event detector: a score per class and frame
+        described.update(output="frame probabilities (batch, frames, classes), a frame every frame_seconds",
+                         frame_seconds=model.frame_seconds, postprocess=model.config()["postprocess"])
     with atomic_path(out) as tmp:
         if format == "onnx":
             _onnx(wrapper, example, tmp, described, fixed=_fixed_length(model))
