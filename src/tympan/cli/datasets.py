@@ -68,7 +68,9 @@ def add_synth(actions) -> None:
                          "OUT/metadata/<split>.tsv (DCASE annotations of each clip's audible part) and "
                          "OUT/synth.json (parameters, and the source clip of every event). The clips are split "
                          "first (the dataset's official split, else by group: speaker, source), so no source "
-                         "clip or group is in two splits; backgrounds are cut in time likewise.")
+                         "clip is in two splits, nor any group unless the official split shares them (FSDD's "
+                         "test takes are of its training speakers: synth.json and the report say so); "
+                         "backgrounds are cut in time likewise.")
     parser.add_argument("--events", required=True, metavar="DATA", help="the clip dataset: a folder or CSV file")
     parser.add_argument("--out", required=True, help="folder to create (it appears whole or not at all)")
     parser.add_argument("--background", default=None, metavar="DIR",

@@ -6,9 +6,11 @@ background, at random event-to-background SNRs, never more than ``max_polyphony`
 ``audio/<split>/<split>_<n>.wav``, ``metadata/<split>.tsv`` (the DCASE format, read by the ``events``
 layout) and ``synth.json`` (the parameters and the source clip of every event).
 
-Nothing leaks between splits: the clip dataset is split first (its official split, else by group:
-speaker, source recording), and a soundscape of a split draws its clips from that split only. Each
-background recording is cut in time into a training, a validation and a test part likewise.
+No clip is in two splits: the clip dataset is split first (its official split, else by group: speaker,
+source recording), and a soundscape of a split draws its clips from that split only, so no group is in two
+splits either unless the official split shares them (``synth.json``'s ``sources_split`` says, and the
+``events`` layout passes it on to the reports). Each background recording is cut in time into a training,
+a validation and a test part likewise.
 
 Why not Scaper: it wants the sox binary and a folder per label of source files, annotates a clip's whole
 extent including its silent padding, and splits nothing; this reads any Tympan dataset layout.

@@ -91,15 +91,19 @@ def event_sets(clips: dict[str, ClipSet], manifest: Manifest, model) -> dict[str
 def evaluate_events(model, recordings: EventSet, post=None) -> dict | None:
     """DCASE scores of an ``EventDetector`` on whole recordings: event-based (200 ms onset collar, offset
     collar the larger of 200 ms and 20% of the event) and segment-based (1-s segments) F-score, precision,
-    recall and error rate, micro and per class; the frame loss; ``None`` for no recordings."""
+    recall and error rate, micro and per class, with the model's post-processing; PSDS in DCASE's
+    scenarios 1 and 2 from the frame scores (every threshold); the frame loss; ``None`` for no recordings."""
     from ..nn.detector import decode
     from .event_metrics import event_based, segment_based
 
     if len(recordings) == 0:
         return None
-    reference, estimated, durations, losses = [], [], {}, []
+    from .psds import SCENARIO_1, SCENARIO_2, psds
+
+    reference, estimated, durations, losses, frames = [], [], {}, [], {}
     for y, path, events in zip(recordings.audio, recordings.paths, recordings.events):
         scores = model.frame_scores(y)
+        frames[path] = (scores, model.frame_seconds)
         truth = rasterise(events, model.classes, len(scores), model.frame_seconds)
         p = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
         losses.append(float(-(truth * np.log(p) + (1 - truth) * np.log(1 - p)).sum(axis=1).mean()))
@@ -114,6 +118,8 @@ def evaluate_events(model, recordings: EventSet, post=None) -> dict | None:
               "event_macro_f1": by_event["macro_f_measure"],
               "segment_f1": by_segment["f_measure"], "segment_error_rate": by_segment["error_rate"],
               "segment_macro_f1": by_segment["macro_f_measure"],
+              "psds1": psds(frames, reference, durations, model.classes, **SCENARIO_1),
+              "psds2": psds(frames, reference, durations, model.classes, **SCENARIO_2),
               "loss": float(np.mean(losses)), "n": len(recordings),
               "per_class": {label: {"event_f1": by_event["class_wise"][label]["f_measure"],
                                     "segment_f1": by_segment["class_wise"][label]["f_measure"],

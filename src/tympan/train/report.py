@@ -155,7 +155,7 @@ def _html(result: dict, images: dict[str, str]) -> str:
     if any("event_f1" in m for _, m in _splits(result)):
         scores = [[split, _measures(evaluation, split), *(m.get(k) for k in EVENT_KEYS)] for split, m in _splits(result)]
         parts.append(_table(["split", "recordings from", "event F1", "event error rate", "segment F1 (1 s)",
-                             "segment error rate", "recordings"], scores))
+                             "segment error rate", "PSDS 1", "PSDS 2", "recordings"], scores))
     else:
         scores = [[split, _measures(evaluation, split), m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"),
                    m.get("macro_f1"), m.get("n")] for split, m in _splits(result)]
@@ -210,7 +210,7 @@ def _html(result: dict, images: dict[str, str]) -> str:
             "</small></p>\n</body>\n</html>\n")
 
 
-EVENT_KEYS = ("event_f1", "event_error_rate", "segment_f1", "segment_error_rate", "n")
+EVENT_KEYS = ("event_f1", "event_error_rate", "segment_f1", "segment_error_rate", "psds1", "psds2", "n")
 
 
 def write_report(out_dir, result: dict, figures: dict | None = None) -> dict[str, Path]:

@@ -35,7 +35,8 @@ def headline(metrics: dict) -> str:
     """
     if "event_f1" in metrics:
         return (f"event-based F1 {metrics['event_f1']:.4f}, error rate {metrics['event_error_rate']:.4f}; "
-                f"segment-based F1 {metrics['segment_f1']:.4f}, error rate {metrics['segment_error_rate']:.4f}")
+                f"segment-based F1 {metrics['segment_f1']:.4f}, error rate {metrics['segment_error_rate']:.4f}; "
+                f"PSDS {metrics['psds1']:.3f} / {metrics['psds2']:.3f} (scenario 1 / 2)")
     if "mAP" in metrics:
         return f"mAP {metrics['mAP']:.4f}"
     return f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"
