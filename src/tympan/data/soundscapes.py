@@ -219,28 +219,25 @@ def synthesize(clips: Manifest, out, background=None, config: SynthConfig = Synt
     """
     from .cache import AudioCache
 
-    config.check()
-    out = Path(out)
-    if clips.has_events or clips.multilabel:
-        raise ConfigError(f"{clips.root}: synth places clips of a single-label dataset; this one has "
-                          f"{'events' if clips.has_events else 'several labels per clip'}")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise DatasetError(f"{out}: already exists; choose another folder or pass --overwrite to replace it")
+    out = _checked(clips, Path(out), config, overwrite)
     cache = cache or AudioCache()
     split = assign_splits(clips, config.val_fraction, config.test_fraction, seed=config.seed)
     sources, bad = _sources(split, config.sr, config.top_db, cache, progress)
     total = sum(len(v) for v in sources.values())
     if not sources["train"]:
         raise DatasetError(f"{clips.root}: no usable training clips to place")
-    shares, start = {}, 0.0
-    for name in SPLITS:  # each background recording cut in time as the clips are shared
-        shares[name] = (start, start + len(sources[name]) / total)
-        start = shares[name][1]
-    backgrounds = _backgrounds(background, config.sr, cache, shares)
+    # each background recording cut in time as the clips are shared among the splits
+    ends = np.cumsum([0] + [len(sources[name]) / total for name in SPLITS])
+    backgrounds = _backgrounds(background, config.sr, cache, {name: (ends[i], ends[i + 1])
+                                                              for i, name in enumerate(SPLITS)})
     counts = {name: round(config.n * len(sources[name]) / total) for name in SPLITS if sources[name]}
-    relation = describe(split)  # do the test and val clips come from speakers or sources of training?
-    summary = {"out": str(out), "config": asdict(config), "sources_split": relation, "clips": clips.root, "background": str(background or "noise"),
-               "soundscapes": counts, "events": {}, "bad": [{"path": b.path, "reason": b.reason} for b in clips.bad + bad]}
+    # do the test and val clips come from speakers or sources of training? Without groups, each clip is its
+    # own source, and no clip is on two sides
+    relation = describe(split) if clips.has_groups else {"group_name": "clip", "test": "new", "val": "new",
+                                                          "note": None}
+    summary = {"out": str(out), "config": asdict(config), "sources_split": relation, "clips": clips.root,
+               "background": str(background or "noise"), "soundscapes": counts, "events": {},
+               "bad": [{"path": b.path, "reason": b.reason} for b in clips.bad + bad]}
     with atomic_folder(out) as tmp:
         used = {}
         for number, name in enumerate(counts):
@@ -249,6 +246,16 @@ def synthesize(clips: Manifest, out, background=None, config: SynthConfig = Synt
             used.update(of_split)  # file names start with their split: unique across splits
         (tmp / "synth.json").write_text(json.dumps({**summary, "sources": used}, indent=1) + "\n")
     return summary
+
+
+def _checked(clips: Manifest, out: Path, config: SynthConfig, overwrite: bool) -> Path:
+    config.check()
+    if clips.has_events or clips.multilabel:
+        raise ConfigError(f"{clips.root}: synth places clips of a single-label dataset; this one has "
+                          f"{'events' if clips.has_events else 'several labels per clip'}")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise DatasetError(f"{out}: already exists; choose another folder or pass --overwrite to replace it")
+    return out
 
 
 def _write_split(root: Path, name: str, number: int, n: int, sources: list, background: list, config: SynthConfig,
@@ -267,9 +274,10 @@ def _write_split(root: Path, name: str, number: int, n: int, sources: list, back
     return sum(len(e) for e in annotations.values()), used
 
 
-# the demo's soundscapes: ten demo classes, 30 dry events each as sources, over coloured noise
-DEMO = SynthConfig(n=160, seconds=10.0, snr=(0.0, 20.0), max_polyphony=2, events=(1, 4))
-DEMO_CLIPS_PER_CLASS = 30
+# the demo's soundscapes: ten demo classes, 60 dry events each as sources, over coloured noise; many short
+# soundscapes rather than few long ones, so an epoch has enough steps
+DEMO = SynthConfig(n=320, seconds=5.0, snr=(0.0, 20.0), max_polyphony=2, events=(1, 3))
+DEMO_CLIPS_PER_CLASS = 60
 
 
 def make_demo_soundscapes(out, sr: int = SR, seed: int = 0, progress: bool = False) -> Path:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..data.events import Event
 from ..data.manifest import Manifest
 from .data import ClipSet
 
@@ -146,7 +145,7 @@ def plot_timelines(model, recordings: EventSet, out_dir, n: int = 3) -> dict:
     return written
 
 
-THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MEDIAN_SECONDS = (0.0, 0.1, 0.25, 0.5)
 
 

@@ -147,20 +147,24 @@ def _measures(evaluation: dict, split: str) -> str:
     return {"new": f"new {name}s", "known": f"known {name}s"}.get(relation, "sources unknown" if relation else "–")
 
 
+def _headline_table(result: dict, evaluation: dict) -> str:
+    """Each split's scores: the DCASE scores for an event detector, else accuracy, mAP and macro-F1."""
+    if any("event_f1" in m for _, m in _splits(result)):
+        scores = [[split, _measures(evaluation, split), *(m.get(k) for k in EVENT_KEYS)] for split, m in _splits(result)]
+        return _table(["split", "recordings from", "event F1", "event error rate", "segment F1 (1 s)",
+                       "segment error rate", "PSDS 1", "PSDS 2", "recordings"], scores)
+    scores = [[split, _measures(evaluation, split), m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"),
+               m.get("macro_f1"), m.get("n")] for split, m in _splits(result)]
+    return _table(["split", "recordings from", "accuracy", "balanced accuracy", "mAP", "macro-F1", "n"],
+                  scores) if scores else "<p>No evaluation split.</p>\n"
+
+
 def _html(result: dict, images: dict[str, str]) -> str:
     """The report page; ``images`` maps captions to base64 PNG data."""
     dataset = result.get("dataset") or {}
     parts = [f"<h1>Tympan training report</h1>\n<p>{_cell(dataset.get('path'))}</p>\n<h2>Headline</h2>\n"]
     evaluation = result.get("evaluation") or {}
-    if any("event_f1" in m for _, m in _splits(result)):
-        scores = [[split, _measures(evaluation, split), *(m.get(k) for k in EVENT_KEYS)] for split, m in _splits(result)]
-        parts.append(_table(["split", "recordings from", "event F1", "event error rate", "segment F1 (1 s)",
-                             "segment error rate", "PSDS 1", "PSDS 2", "recordings"], scores))
-    else:
-        scores = [[split, _measures(evaluation, split), m.get("accuracy"), m.get("balanced_accuracy"), m.get("mAP"),
-                   m.get("macro_f1"), m.get("n")] for split, m in _splits(result)]
-        parts.append(_table(["split", "recordings from", "accuracy", "balanced accuracy", "mAP", "macro-F1", "n"],
-                            scores) if scores else "<p>No evaluation split.</p>\n")
+    parts.append(_headline_table(result, evaluation))
     if evaluation.get("note"):
         parts.append(f'<p class="note"><strong>What these scores measure.</strong> {_cell(evaluation["note"])}</p>\n')
     parts.append(f"<p>Epochs: {_cell(result.get('epochs'))} · best epoch: {_cell(result.get('best_epoch'))}"

@@ -146,8 +146,8 @@ def _synthesised_groups(root: Path, items: list[Item]) -> tuple[list[Item], str]
 
     def group(split):
         if split == "train" or relation.get(split) == "new":
-            return f"{name}s of the {split} clips"
-        return f"{name}s of the train clips" if relation.get(split) == "known" else None
+            return f"{split} {name}s"
+        return f"train {name}s" if relation.get(split) == "known" else None
     return [replace(item, group=group(item.split)) if item.group is None else item for item in items], \
         f"source {name}"
 
