@@ -24,6 +24,7 @@ def rasterise(events, classes, n_frames: int, frame_seconds: float, start: float
 
     Examples
     --------
+    >>> from tympan.data.events import Event
     >>> rasterise([Event(0.25, 0.5, "dog")], ["dog"], 6, 0.1)[:, 0]
     array([0., 0., 1., 1., 1., 0.], dtype=float32)
     """
@@ -87,7 +88,7 @@ def event_sets(clips: dict[str, ClipSet], manifest: Manifest, model) -> dict[str
                            model.frame_samples, model.sr, model.network.out_shape[0]) for name, c in clips.items()}
 
 
-def evaluate_events(model, recordings: EventSet, post=None) -> dict | None:
+def evaluate_events(model, recordings: EventSet, post=None, with_psds: bool = True) -> dict | None:
     """DCASE scores of an ``EventDetector`` on whole recordings: event-based (200 ms onset collar, offset
     collar the larger of 200 ms and 20% of the event) and segment-based (1-s segments) F-score, precision,
     recall and error rate, micro and per class, with the model's post-processing; PSDS in DCASE's
@@ -117,8 +118,8 @@ def evaluate_events(model, recordings: EventSet, post=None) -> dict | None:
               "event_macro_f1": by_event["macro_f_measure"],
               "segment_f1": by_segment["f_measure"], "segment_error_rate": by_segment["error_rate"],
               "segment_macro_f1": by_segment["macro_f_measure"],
-              "psds1": psds(frames, reference, durations, model.classes, **SCENARIO_1),
-              "psds2": psds(frames, reference, durations, model.classes, **SCENARIO_2),
+              **({"psds1": psds(frames, reference, durations, model.classes, **SCENARIO_1),
+                  "psds2": psds(frames, reference, durations, model.classes, **SCENARIO_2)} if with_psds else {}),
               "loss": float(np.mean(losses)), "n": len(recordings),
               "per_class": {label: {"event_f1": by_event["class_wise"][label]["f_measure"],
                                     "segment_f1": by_segment["class_wise"][label]["f_measure"],

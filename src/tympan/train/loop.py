@@ -32,16 +32,17 @@ from .checkpoint import Run, _cpu_state
 from .metrics import classification_metrics
 
 def evaluate_clips(model, clips, classes, multi_label: bool, loss_name: str = "cross_entropy",
-                   label_smoothing: float = 0.0, batch_size: int = 64) -> dict | None:
+                   label_smoothing: float = 0.0, batch_size: int = 64, every_epoch: bool = False) -> dict | None:
     """Metrics of ``model`` on a ``ClipSet``, each recording scored as ``predict`` scores it, and the loss
     of those scores (the logits that give them back), so validation and test measure what users get.
-    An event detector is scored on its events instead (``events.evaluate_events``)."""
+    An event detector is scored on its events instead (``events.evaluate_events``), without PSDS when it
+    is ``every_epoch``'s choice of the best epoch (PSDS is the costly part, and no monitor)."""
     if len(clips) == 0:
         return None
     if getattr(model, "task", "clips") == "events":
         from .events import evaluate_events
 
-        return evaluate_events(model, clips)
+        return evaluate_events(model, clips, with_psds=not every_epoch)
     scores = model.predict_waveforms(clips.audio, batch_size).double().clamp(1e-7, 1 - 1e-7)
     logits = torch.log(scores / (1 - scores)) if multi_label else torch.log(scores)
     targets = torch.from_numpy(clips.targets)
@@ -179,7 +180,7 @@ def fit(model, train, val, config, out: Path | None = None, resume: bool = False
         if training.precise_bn:
             recompute_batch_norm(model, train, epoch, training, run.device)
         val_metrics = evaluate_clips(model, val, model.classes, model.multi_label, training.loss,
-                                     training.label_smoothing)
+                                     training.label_smoothing, every_epoch=True)
         line["learning_rate"] = run.optimizer.param_groups[0]["lr"]
         choose_best(run, val_metrics, -line["train_loss"], epoch)
         line["seconds"] = time.perf_counter() - started
