@@ -58,12 +58,21 @@ class ClipSet:
             bounds = np.linspace(0, len(chunk), world + 1).round().astype(int)
             mine = chunk[bounds[rank]:bounds[rank + 1]]
             waves = np.zeros((len(mine), clip_samples), dtype=np.float32)
+            starts = []
             for row, i in enumerate(mine):
                 y = self.audio[i]
-                start = int(offsets[i] * (len(y) - clip_samples + 1)) if len(y) > clip_samples else 0
-                piece = y[start:start + clip_samples]
+                starts.append(self.crop_start(len(y), clip_samples, offsets[i]))
+                piece = y[starts[-1]:starts[-1] + clip_samples]
                 waves[row, :len(piece)] = piece
-            yield torch.from_numpy(waves), torch.from_numpy(self.targets[mine]), len(chunk)
+            yield torch.from_numpy(waves), self.batch_targets(mine, starts), len(chunk)
+
+    def crop_start(self, n_samples: int, clip_samples: int, offset: float) -> int:
+        """Where a crop of a recording of ``n_samples`` starts, for a random ``offset`` in [0, 1)."""
+        return int(offset * (n_samples - clip_samples + 1)) if n_samples > clip_samples else 0
+
+    def batch_targets(self, rows, starts) -> torch.Tensor:
+        """The targets of the recordings ``rows`` cropped at ``starts`` (a clip's label holds for any crop)."""
+        return torch.from_numpy(self.targets[rows])
 
 
 def targets_of(manifest: Manifest, classes: list[str], multi_label: bool) -> np.ndarray:

@@ -40,8 +40,8 @@ def rasterise(events, classes, n_frames: int, frame_seconds: float, start: float
 
 @dataclass
 class EventSet(ClipSet):
-    """A ``ClipSet`` of recordings with their events; ``targets`` are the weak labels (0/1 rows) and
-    ``batches`` gives frame targets ``(batch, frames, classes)`` cut to each crop."""
+    """A ``ClipSet`` of recordings with their events; ``targets`` are the weak labels (0/1 rows), and its
+    batches (``ClipSet.batches``) give frame targets ``(batch, frames, classes)`` cut to each crop."""
 
     events: list = field(default_factory=list)
     classes: list = field(default_factory=list)
@@ -54,31 +54,16 @@ class EventSet(ClipSet):
         return EventSet(joined.audio, joined.targets, joined.paths, joined.groups, self.events + other.events,
                         self.classes, self.frame_samples, self.sr, self.n_frames)
 
-    def batches(self, epoch: int, batch_size: int, clip_samples: int, seed: int, rank: int = 0, world: int = 1):
-        """As ``ClipSet.batches``, with each crop's events rasterised to the model's frames."""
-        rng = np.random.default_rng([seed, epoch])
-        order = rng.permutation(len(self))
-        offsets = rng.random(len(self))
-        size = batch_size or len(self)
-        n_frames = self.n_frames
+    def crop_start(self, n_samples: int, clip_samples: int, offset: float) -> int:
+        """Crops start on the frame grid, so targets and frames line up exactly."""
+        starts = max(0, n_samples - clip_samples) // self.frame_samples
+        return int(offset * (starts + 1)) * self.frame_samples
+
+    def batch_targets(self, rows, starts) -> torch.Tensor:
+        """Each crop's events rasterised to the model's frames ``(batch, frames, classes)``."""
         frame_seconds = self.frame_samples / self.sr
-        for first in range(0, len(order), size):
-            chunk = order[first:first + size]
-            if len(chunk) < world:
-                break
-            bounds = np.linspace(0, len(chunk), world + 1).round().astype(int)
-            mine = chunk[bounds[rank]:bounds[rank + 1]]
-            waves = np.zeros((len(mine), clip_samples), dtype=np.float32)
-            targets = np.zeros((len(mine), n_frames, len(self.classes)), dtype=np.float32)
-            for row, i in enumerate(mine):
-                y = self.audio[i]
-                # crops start on the frame grid, so targets and frames line up exactly
-                starts = max(0, len(y) - clip_samples) // self.frame_samples
-                start = int(offsets[i] * (starts + 1)) * self.frame_samples
-                piece = y[start:start + clip_samples]
-                waves[row, :len(piece)] = piece
-                targets[row] = rasterise(self.events[i], self.classes, n_frames, frame_seconds, start / self.sr)
-            yield torch.from_numpy(waves), torch.from_numpy(targets), len(chunk)
+        return torch.from_numpy(np.stack([rasterise(self.events[i], self.classes, self.n_frames, frame_seconds,
+                                                    start / self.sr) for i, start in zip(rows, starts)]))
 
 
 def event_sets(clips: dict[str, ClipSet], manifest: Manifest, model) -> dict[str, EventSet]:
