@@ -4,8 +4,6 @@ that does not grow with the recording beyond its frame scores."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..audio import stream
 from ..data.events import Event, write_annotations
 from ..errors import AudioError
@@ -51,9 +49,3 @@ def write_events(report: dict, path) -> None:
     tab-separated unless ``path`` ends in ``.csv``), a recording without events as an empty row."""
     write_annotations(path, {item["file"]: [Event(e["start"], e["end"], e["label"]) for e in item["events"]]
                              for item in report["files"]})
-
-
-def frame_table(scores: np.ndarray, frame_seconds: float) -> list[dict]:
-    """Frame scores as rows ``{"start", "end", "scores"}``, for ``--per-window`` output."""
-    return [{"start": round(i * frame_seconds, 3), "end": round((i + 1) * frame_seconds, 3),
-             "scores": [round(float(v), 4) for v in row]} for i, row in enumerate(scores)]
