@@ -133,6 +133,7 @@ def mfcc_baseline(manifest, classes) -> dict:
 
 
 def fold(args, data: Path, speaker: str, work: Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     clips = write_clips(data / "fsdd", speaker, work / "clips.csv")
     scapes = work / "soundscapes"
     if not (scapes / "synth.json").exists():

@@ -245,3 +245,34 @@ def test_reverb_convolution_is_linear_without_wrap_around():
     x[0, -1] = 1.0  # an impulse at the end: its tail must not come back at the start
     out = reverb(x, SR, torch.Generator().manual_seed(9))
     assert float(out[0, :-1].abs().max()) < 1e-12 * float(out[0, -1]) and out[0, -1] > 0
+
+
+def _bursts(frame_samples=640, n_frames=50):
+    """Two examples of tone bursts on the frame grid, with their frame targets ``(2, frames, 1)``."""
+    waves, targets = torch.zeros(2, frame_samples * n_frames), torch.zeros(2, n_frames, 1)
+    for row, (first, end) in enumerate([(10, 20), (25, 32)]):
+        waves[row, first * frame_samples:end * frame_samples] = tone(seconds=(end - first) * frame_samples / SR)
+        targets[row, first:end] = 1.0
+    return waves, targets
+
+
+def _active_frames(waves, frame_samples=640):
+    energy = waves.reshape(len(waves), -1, frame_samples).square().mean(dim=2)
+    return energy > 0.01 * energy.amax(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("kind, options", [("time_shift", {"max_seconds": 0.5}), ("time_stretch", {"rate": [0.7, 1.4]})])
+def test_frame_targets_move_with_the_sound_and_clip_targets_hold(kind, options):
+    (augmentation,) = build([{"kind": kind, "p": 1.0, **options}])
+    waves, targets = _bursts()
+    for seed in range(4):
+        moved_waves, moved = augmentation.with_targets(waves, targets, SR, torch.Generator().manual_seed(seed), 640)
+        if kind == "time_stretch":  # a shift is rounded to whole frames when there are frame targets
+            assert torch.equal(moved_waves, augmentation(waves, SR, torch.Generator().manual_seed(seed)))
+        sounding, active = _active_frames(moved_waves), moved[:, :, 0] > 0
+        assert not torch.equal(moved, targets)
+        # the targets follow the sound: a shift exactly, a stretch to a frame at each edge (the vocoder's window)
+        mismatched = (sounding != active).sum(dim=1)
+        assert (mismatched == 0).all() if kind == "time_shift" else (mismatched <= 2).all(), (seed, mismatched)
+        labels = torch.tensor([[1.0], [0.0]])
+        assert augmentation.with_targets(waves, labels, SR, torch.Generator().manual_seed(seed), 640)[1] is labels

@@ -184,3 +184,69 @@ def test_events_training_is_deterministic(soundscapes, tmp_path):
     second = train(soundscapes, tmp_path / "b", sets=sets, progress=False)
     assert first["history"][0]["train_loss"] == second["history"][0]["train_loss"]
     assert first["test"] == second["test"]
+
+
+def test_events_start_from_a_clip_models_backbone_with_targets_moving_in_time(soundscapes, tmp_path):
+    from tympan.train import train
+
+    # a clip model on the same recordings' weak labels (the events recipe with data.task=clips)
+    clip = train(soundscapes, tmp_path / "clip", sets=[*TINY, "train.epochs=1", "data.task=clips"], progress=False)
+    assert clip["config"]["train"]["monitor"] == "mAP"
+    moving = 'augment=[{kind: time_shift, p: 1, max_seconds: 0.3}, {kind: time_stretch, p: 1, rate: [0.8, 1.2]}]'
+    events = train(soundscapes, tmp_path / "events", progress=False,
+                   sets=[*TINY, "train.epochs=1", f"transfer.init_from={tmp_path / 'clip' / 'model.tympan'}",
+                         "transfer.freeze=backbone", moving])
+    source, model = load_model(tmp_path / "clip" / "model.tympan"), load_model(tmp_path / "events" / "model.tympan")
+    assert isinstance(model, EventDetector) and not isinstance(source, EventDetector)
+    theirs, ours = source.state_dict(), model.state_dict()
+    frozen = [n for n in ours if n.startswith("network.") and "output" not in n and "running" not in n]
+    assert frozen and all(torch.equal(theirs[n], ours[n]) for n in frozen)  # the backbone, kept as it was
+    assert events["test"]["n"] > 0 and "event_f1" in events["test"]
+    with pytest.raises(ConfigError, match="transfer.head=logistic"):
+        train(soundscapes, tmp_path / "head", progress=False,
+              sets=[*TINY, f"transfer.init_from={tmp_path / 'clip' / 'model.tympan'}", "transfer.head=logistic",
+                    "transfer.freeze=backbone"])
+
+
+def test_events_cross_validate_over_source_folds(soundscapes, tmp_path):
+    from tympan.train import train
+
+    result = train(soundscapes, tmp_path / "folds", sets=[*TINY, "train.epochs=1"], folds=3, progress=False)
+    assert len(result["cross_validation"]["event_f1"]["values"]) == 3
+    assert [f["fold"] for f in result["folds"]] == [1, 2, 3]
+    assert all((tmp_path / "folds" / "folds" / f"fold_{k}" / "model.tympan").is_file() for k in (1, 2, 3))
+
+
+def test_events_training_resumes_after_kill_with_the_same_result(soundscapes, tmp_path):
+    from test_train import KILLED_IN_EPOCH_3
+
+    args = ["train", "--data", str(soundscapes), "--json", *sum((["--set", s] for s in TINY), []),
+            "--set", "train.epochs=3"]
+    whole = _cli(*args, "--out", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_EPOCH_3, *args, "--out", str(tmp_path / "killed")],
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode < 0 and not (tmp_path / "killed" / "model.tympan").exists(), killed.stderr[-2000:]
+    resumed = _cli(*args, "--out", tmp_path / "killed", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = json.loads(whole.stdout), json.loads(resumed.stdout)
+    assert a["test"] == b["test"] and [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+
+
+def test_events_two_process_data_parallel_run_matches_one_process(soundscapes, tmp_path):
+    import os
+    from pathlib import Path
+
+    # without batch norm and dropout, which see each process's share of the batch (as for clips)
+    plain = "network={kind: crnn, channels: [8, 8], pool: [[4, 2], [4, 2]], hidden: 8, batch_norm: false, dropout: 0}"
+    args = ["train", "--data", str(soundscapes), *sum((["--set", s] for s in [*TINY, plain, "train.epochs=1"]), [])]
+    one = _cli(*args, "--out", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    torchrun = Path(sys.executable).with_name("torchrun")
+    two = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "tympan", *args,
+                          "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = load_model(tmp_path / "one" / "model.tympan").state_dict(), load_model(tmp_path / "two" / "model.tympan").state_dict()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)

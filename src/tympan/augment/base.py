@@ -31,6 +31,17 @@ class Augmentation:
     def chosen(self, g: torch.Generator, n: int) -> torch.Tensor:
         return torch.rand(n, generator=g) < self.p
 
+    def with_targets(self, y: torch.Tensor, targets: torch.Tensor, sr: int, g: torch.Generator,
+                     frame_samples: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch augmented and its targets: frame targets ``(batch, frames, classes)`` of
+        ``frame_samples`` each follow the sound where an augmentation moves it in time; clip targets hold."""
+        return self(y, sr, g), targets
+
+
+def frame_targets(targets) -> bool:
+    """Whether ``targets`` are per frame ``(batch, frames, classes)`` (events), not per clip."""
+    return targets is not None and targets.ndim == 3
+
 
 def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
     """Crop or zero-pad to ``n`` samples: a batch keeps its shape."""

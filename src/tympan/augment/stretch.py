@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from .base import Augmentation, _fit, _uniform, register
+from .base import Augmentation, _fit, _uniform, frame_targets, register
 
 
 def phase_vocoder(y: torch.Tensor, rates, n_fft: int = 1024) -> list[torch.Tensor]:
@@ -75,13 +75,38 @@ class TimeStretch(Augmentation):
         self.rate = tuple(map(float, rate))
 
     def __call__(self, y, sr, g):
+        return self.with_targets(y, None, sr, g)[0]
+
+    def with_targets(self, y, targets, sr, g, frame_samples=1):
         rates = torch.exp(_uniform(g, math.log(self.rate[0]), math.log(self.rate[1]), len(y)))
         out = y.clone()
+        moved = targets.clone() if frame_targets(targets) else targets
         chosen = torch.nonzero(self.chosen(g, len(y))).flatten()
         if len(chosen):
             for i, stretched in zip(chosen.tolist(), phase_vocoder(y[chosen], rates[chosen])):
                 out[i] = _fit(stretched, y.shape[1])
-        return out
+                if moved is not targets:
+                    moved[i] = stretch_frames(targets[i], float(rates[i]))
+        return out, moved
+
+
+def stretch_frames(targets: torch.Tensor, rate: float) -> torch.Tensor:
+    """Frame targets ``(frames, classes)`` of a sound played ``rate`` times faster, cropped or padded with
+    inactive frames to their number: output frame j spans input frames [j rate, (j + 1) rate), and is
+    active for a class wherever one of those is.
+
+    Examples
+    --------
+    >>> stretch_frames(torch.tensor([[0.], [1.], [1.], [0.]]), 2.0)[:, 0]
+    tensor([1., 1., 0., 0.])
+    """
+    n = len(targets)
+    j = torch.arange(n, dtype=torch.float64)
+    first = torch.floor(j * rate + 1e-9)
+    end = torch.maximum(torch.ceil((j + 1) * rate - 1e-9), first + 1)
+    frames = torch.arange(n, dtype=torch.float64)
+    spans = (frames[None] >= first[:, None]) & (frames[None] < end[:, None])  # (output, input)
+    return (spans[:, :, None] * targets[None]).amax(dim=1).to(targets.dtype)
 
 
 @register("pitch_shift")

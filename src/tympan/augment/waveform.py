@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Augmentation, _uniform, register
+from .base import Augmentation, _uniform, frame_targets, register
 
 
 @register("gain")
@@ -38,22 +38,39 @@ class Noise(Augmentation):
 
 @register("time_shift")
 class TimeShift(Augmentation):
-    """Move the sound by up to ``max_seconds`` earlier or later, filling with silence."""
+    """Move the sound by up to ``max_seconds`` earlier or later, filling with silence. With frame targets the
+    shift is rounded to whole frames, and the targets move by as many frames."""
 
     def __init__(self, p: float = 0.5, max_seconds: float = 0.2):
         super().__init__(p)
         self.max_seconds = float(max_seconds)
 
     def __call__(self, y, sr, g):
+        return self.with_targets(y, None, sr, g)[0]
+
+    def with_targets(self, y, targets, sr, g, frame_samples=1):
         shifts = (_uniform(g, -self.max_seconds, self.max_seconds, len(y)) * sr).round().long()
+        moving = frame_targets(targets)
+        if moving:  # whole frames, so that the targets can follow exactly
+            frames = torch.round(shifts.double() / frame_samples).long()
+            shifts, moved = frames * frame_samples, targets.clone()
         out = y.clone()
         for i in torch.nonzero(self.chosen(g, len(y))).flatten().tolist():
-            s = int(shifts[i])
-            out[i] = 0
-            if s > 0:
-                out[i, s:] = y[i, :-s]
-            elif s < 0:
-                out[i, :s] = y[i, -s:]
-            else:
-                out[i] = y[i]
+            out[i] = _shifted(y[i], int(shifts[i]))
+            if moving:
+                moved[i] = _shifted(targets[i], int(frames[i]))
+        return out, moved if moving else targets
+
+
+def _shifted(x: torch.Tensor, s: int) -> torch.Tensor:
+    """``x`` moved ``s`` steps later along its first axis (earlier for ``s`` < 0), zeros filling the gap."""
+    out = torch.zeros_like(x)
+    if s >= len(x) or -s >= len(x):
         return out
+    if s > 0:
+        out[s:] = x[:-s]
+    elif s < 0:
+        out[:s] = x[-s:]
+    else:
+        out[:] = x
+    return out

@@ -217,7 +217,8 @@ def _one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> di
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, examples
     batches = augmented(train.batches(epoch, training.batch_size, model.clip_samples, training.seed, parallel.rank,
                                       parallel.world),
-                        on_waves, model.sr, (training.seed * 1_000_003 + epoch) * 100_003 + parallel.rank)
+                        on_waves, model.sr, (training.seed * 1_000_003 + epoch) * 100_003 + parallel.rank,
+                        getattr(train, "frame_samples", 1))
     bar = tqdm(batches, total=math.ceil(len(train) / (training.batch_size or len(train))),
                desc=f"epoch {epoch}/{training.epochs}",
                unit="batch", leave=False, disable=not (progress and parallel.writes and sys.stderr.isatty()))
@@ -263,17 +264,18 @@ def _print_epoch(line: dict, val_metrics: dict | None, training) -> None:
           f"{line['train_accuracy']:.4f}; {shown} ({line['seconds']:.1f} s)", file=sys.stderr)
 
 
-def augmented(batches, on_waves, sr: int, seed: int):
+def augmented(batches, on_waves, sr: int, seed: int, frame_samples: int = 1):
     """``(waves, targets, global_size, g)`` of each batch, its waveforms augmented one batch ahead in a
     thread while the network learns from the batch before: on a GPU the CPU's augmentation then overlaps the
     network's work instead of adding to it (on 2 CPU cores, where both compete, FSDD's recipe gains 4%).
     Each batch has its own generator ``g``, seeded by ``seed`` and the batch's number, and goes on to the
-    spectrogram augmentations and mixup: the numbers do not depend on timing."""
+    spectrogram augmentations and mixup: the numbers do not depend on timing. Frame targets (events, frames
+    of ``frame_samples``) move with augmentations that move the sound in time."""
     def prepare(number, batch):
         waves, targets, global_size = batch
         g = torch.Generator().manual_seed(seed + number * 101)
         for augmentation in on_waves:
-            waves = augmentation(waves, sr, g)
+            waves, targets = augmentation.with_targets(waves, targets, sr, g, frame_samples)
         return waves, targets, global_size, g
 
     if not on_waves:

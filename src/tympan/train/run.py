@@ -206,17 +206,17 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
 
 def _task_settings(config: Config, manifest, multi_label: bool) -> Config:
     """The loss and monitor the task needs: binary cross-entropy for multi-label data and for events (per
-    frame); mAP for tagging, the event-based F-score for events, unless chosen otherwise."""
+    frame); mAP for tagging, the event-based F-score for events, unless chosen otherwise (an events monitor
+    on clips, as the events recipe with ``data.task=clips`` has, becomes mAP or accuracy)."""
     task, training = config.data.task, config.train
     if task not in ("clips", "events"):
         raise ConfigError(f"data.task={task!r}: choose clips or events")
     if task == "events" and not manifest.has_events:
         raise DatasetError(f"{manifest.root}: data.task=events needs recordings annotated with events in time "
                            "(the events layout: DCASE annotation files); this dataset has a label per clip")
-    moving = sorted({a.get("kind") for a in config.augment if a.get("kind") in ("time_shift", "time_stretch")})
-    if task == "events" and moving:
-        raise ConfigError(f"augment {', '.join(moving)} moves sounds in time, and task events does not yet move the "
-                          "event targets with them: leave them out (random crops already shift the events)")
+    if task == "events" and config.transfer.head != "network":
+        raise ConfigError(f"transfer.head={config.transfer.head} fits a classifier on clip embeddings; task events "
+                          "trains its per-frame output layer (transfer.head=network)")
     if task == "events" and training.mixup:
         raise ConfigError("train.mixup mixes clip labels; it has no meaning for events in time (task events)")
     if not multi_label and task == "clips" and training.loss == "cross_entropy" and manifest.multilabel:
@@ -226,6 +226,8 @@ def _task_settings(config: Config, manifest, multi_label: bool) -> Config:
         training = dataclasses.replace(training, loss="binary_cross_entropy")
     if training.monitor == "macro_f1" and (multi_label or task == "events"):
         training = dataclasses.replace(training, monitor="event_f1" if task == "events" else "mAP")
+    if task == "clips" and training.monitor.startswith(("event_", "segment_", "psds")):  # the events recipe's
+        training = dataclasses.replace(training, monitor="mAP" if multi_label else "accuracy")
     return dataclasses.replace(config, train=training)
 
 

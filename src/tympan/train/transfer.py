@@ -31,6 +31,7 @@ from ..device import pick_device
 from ..errors import ConfigError, ModelFileError
 from ..model_file import load_model
 from ..nn.classifier import Classifier
+from ..nn.detector import EventDetector
 from ..nn.models import network_spec
 from .loop import recompute_batch_norm
 
@@ -86,16 +87,17 @@ def start_from(config, classes, multi_label: bool, seed: int | None):
         raise ConfigError(f"transfer.head={transfer.head} fits a classifier on fixed embeddings: it needs "
                           "transfer.freeze=backbone")
     clip_seconds = config.data.clip_seconds
+    # a clip model's backbone starts an events model too: the same layers, its output made per frame
+    Model = EventDetector if config.data.task == "events" else Classifier
     if kind == "random":
         spec = dict(source, init="random-frozen") if freeze == "backbone" else source
-        model = Classifier(config.frontend, spec, classes, clip_seconds, multi_label, seed=seed)
+        model = Model(config.frontend, spec, classes, clip_seconds, multi_label, seed=seed)
     else:
         try:
             trained = load_model(source)
         except ModelFileError as error:
             raise ConfigError(f"transfer.init_from: {error}") from None
-        model = Classifier(trained.frontend_config, trained.network_spec, classes, clip_seconds, multi_label,
-                           seed=seed)
+        model = Model(trained.frontend_config, trained.network_spec, classes, clip_seconds, multi_label, seed=seed)
         copy_backbone(trained, model, source)
         if freeze == "backbone":
             model.network.freeze_backbone()
@@ -112,7 +114,9 @@ def copy_backbone(source: Classifier, target: Classifier, where="the source mode
     output = next(reversed(target.network.layers._modules))
     prefix = f"network.layers.{output}."
     theirs, ours = source.state_dict(), target.state_dict()
-    shared = {name: t for name, t in theirs.items() if name.startswith("network.") and not name.startswith(prefix)}
+    # names outside ``target`` are left: a clip network's pooling layer gone from an events one moves its head
+    shared = {name: t for name, t in theirs.items()
+              if name.startswith("network.") and not name.startswith(prefix) and name in ours}
     missing = sorted(n for n in ours if n.startswith("network.") and not n.startswith(prefix) and n not in shared)
     wrong = [f"{n} {list(t.shape)} for {list(ours[n].shape)}" for n, t in shared.items()
              if n in ours and ours[n].shape != t.shape]
