@@ -179,11 +179,16 @@ def test_train_predict_evaluate_an_events_model(soundscapes, tmp_path):
 def test_events_training_is_deterministic(soundscapes, tmp_path):
     from tympan.train import train
 
-    sets = [*TINY, "train.epochs=1"]
+    sets = [*TINY, "train.epochs=1", "postprocess.tune=true", "postprocess.min_gap=0.2"]
     first = train(soundscapes, tmp_path / "a", sets=sets, progress=False)
     second = train(soundscapes, tmp_path / "b", sets=sets, progress=False)
     assert first["history"][0]["train_loss"] == second["history"][0]["train_loss"]
-    assert first["test"] == second["test"]
+    assert first["test"] == second["test"] and first["tuned"] == second["tuned"]
+    # tuned on validation before the test is scored, and kept in the model file with the settings given
+    post = load_model(tmp_path / "a" / "model.tympan").postprocess
+    assert post.threshold == [first["tuned"][c]["threshold"] for c in first["classes"]] and post.min_gap == 0.2
+    with pytest.raises(ConfigError, match="postprocess threshold"):
+        train(soundscapes, tmp_path / "c", sets=[*TINY, "postprocess.threshold=[0.5, 0.5]"], progress=False)
 
 
 def test_events_start_from_a_clip_models_backbone_with_targets_moving_in_time(soundscapes, tmp_path):

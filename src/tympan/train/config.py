@@ -1,8 +1,9 @@
 """The run's configuration: typed sections with one source of defaults, recipes, files and ``--set``.
 
-A configuration has six sections: ``data`` (how to read and split the recordings), ``frontend`` (the
+A configuration has seven sections: ``data`` (how to read and split the recordings), ``frontend`` (the
 representation), ``network`` (the spec, ``tympan.nn.models``), ``train`` (loss, optimiser, schedule...),
-``augment`` (a list of augmentations, ``tympan.augment``) and ``transfer`` (starting from another network).
+``augment`` (a list of augmentations, ``tympan.augment``), ``transfer`` (starting from another network) and
+``postprocess`` (an events model's frame scores to events, and whether to tune that on validation).
 It is resolved in this order, each step overriding the one before:
 
 1. the defaults below;
@@ -110,6 +111,25 @@ class TransferConfig:
 
 
 @dataclass
+class PostprocessConfig:
+    """How an events model turns frame scores into events (``tympan.nn.detector.PostProcess``, kept in the
+    model file): ``threshold``, ``median_seconds``, ``min_gap``, ``min_duration``, each one number or a list
+    with one per class, ``null`` for PostProcess's default. ``tune``: after training, choose each class's
+    threshold and median filter for its best event-based F-score on the validation recordings (as
+    ``tympan evaluate --tune`` does), before the test set is scored."""
+
+    threshold: float | list | None = None
+    median_seconds: float | list | None = None
+    min_gap: float | list | None = None
+    min_duration: float | list | None = None
+    tune: bool = False
+
+    def settings(self) -> dict:
+        """The values given, as ``PostProcess`` takes them."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "tune" and v is not None}
+
+
+@dataclass
 class Config:
     """A whole run. ``frontend`` and ``network`` are specs whose fields depend on their ``kind``: typed by
     the front-end layer's parameters (``tympan.frontend.resolve_frontend``) and by the network kind's
@@ -122,19 +142,20 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: list = field(default_factory=list)
     transfer: TransferConfig = field(default_factory=TransferConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-SECTIONS = {"data": DataConfig, "train": TrainConfig, "transfer": TransferConfig}
+SECTIONS = {"data": DataConfig, "train": TrainConfig, "transfer": TransferConfig, "postprocess": PostprocessConfig}
 
 
 def _merge(config: Config, overrides: dict, where: str) -> Config:
-    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train", "augment", "transfer"})
+    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train", "augment", "transfer", "postprocess"})
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; sections are data, frontend, "
-                          "network, train, augment, transfer")
+                          "network, train, augment, transfer, postprocess")
     values = config.to_dict()
     for section, settings in overrides.items():
         if section == "augment":  # a list of augmentation specs (tympan.augment), replaced as a whole
@@ -159,7 +180,7 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
         else:
             values[section].update(settings)
     return Config(DataConfig(**values["data"]), values["frontend"], values["network"], TrainConfig(**values["train"]),
-                  values["augment"], TransferConfig(**values["transfer"]))
+                  values["augment"], TransferConfig(**values["transfer"]), PostprocessConfig(**values["postprocess"]))
 
 
 def parse_set(pairs: list[str]) -> dict:

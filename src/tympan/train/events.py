@@ -137,8 +137,9 @@ MEDIAN_SECONDS = (0.0, 0.1, 0.25, 0.5)
 
 def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians=MEDIAN_SECONDS):
     """The threshold and median filter of each class that give its best event-based F-score on
-    ``recordings`` (a class's F-score depends on its own events only, so each is tuned alone), the
-    other settings kept: ``(PostProcess, {class: {"threshold", "median_seconds", "event_f1"}})``."""
+    ``recordings`` (a class's F-score depends on its own events only, so each is tuned alone; a class whose
+    settings nothing beats keeps them), the other settings kept:
+    ``(PostProcess, {class: {"threshold", "median_seconds", "event_f1"}})``."""
     from dataclasses import replace
 
     from ..nn.detector import decode
@@ -146,17 +147,24 @@ def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians
 
     scores = [model.frame_scores(y) for y in recordings.audio]
     files = list(recordings.paths)
+    n = len(model.classes)
+    current = (model.postprocess.per_class("threshold", n), model.postprocess.per_class("median_seconds", n))
     chosen = {}
     for c, label in enumerate(model.classes):
         reference = [(p, *e) for p, events in zip(files, recordings.events) for e in events if e.label == label]
-        best = (-1.0, 0.5, 0.0)
+
+        def f_score(threshold, median):
+            post = replace(model.postprocess, threshold=threshold, median_seconds=median)
+            estimated = [(p, *e) for p, s in zip(files, scores)
+                         for e in decode(s[:, [c]], model.frame_seconds, [label], _one(post, c))]
+            f = event_based(reference, estimated, [label], files=files)["f_measure"]
+            return -1.0 if math.isnan(f) else f
+
+        # the settings the model has stay unless another does strictly better
+        best = (f_score(float(current[0][c]), float(current[1][c])), float(current[0][c]), float(current[1][c]))
         for threshold in thresholds:
             for median in medians:
-                post = replace(model.postprocess, threshold=threshold, median_seconds=median)
-                estimated = [(p, *e) for p, s in zip(files, scores)
-                             for e in decode(s[:, [c]], model.frame_seconds, [label], _one(post, c))]
-                f = event_based(reference, estimated, [label], files=files)["f_measure"]
-                f = -1.0 if math.isnan(f) else f
+                f = f_score(threshold, median)
                 if f > best[0]:
                     best = (f, threshold, median)
         chosen[label] = {"threshold": best[1], "median_seconds": best[2], "event_f1": max(0.0, best[0])}

@@ -23,7 +23,7 @@ from ..errors import ConfigError, DatasetError
 from ..files import atomic_path
 from ..model_file import save_model
 from ..nn.classifier import Classifier
-from ..nn.detector import EventDetector
+from ..nn.detector import EventDetector, PostProcess
 from .config import Config, adapt_to_data, load_config
 from .events import event_sets, plot_timelines, tune_postprocess
 from .data import fingerprint, load_clipset, load_splits, normalisation_statistics, scan_headers
@@ -161,12 +161,16 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
 
     def start(config):
         if config.transfer.init_from:  # another task's network, or a random one, as the start
-            return start_from(config, manifest.classes, multi_label, seed=config.train.seed)
+            model, config = start_from(config, manifest.classes, multi_label, seed=config.train.seed)
+        elif config.data.task == "events":
+            model = EventDetector(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
+                                  seed=config.train.seed)
+        else:
+            model = Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
+                               multi_label, seed=config.train.seed)
         if config.data.task == "events":
-            return EventDetector(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
-                                 seed=config.train.seed), config
-        return Classifier(config.frontend, config.network, manifest.classes, config.data.clip_seconds,
-                          multi_label, seed=config.train.seed), config
+            model.postprocess = postprocess_of(config, manifest.classes)
+        return model, config
 
     model, config = start(config)
     clips, bad = load_splits(split, model.sr, multi_label, context.cache, d.workers, d.strict, context.shows)
@@ -180,10 +184,17 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
     else:
         history = fit(model, clips["train"], clips["val"], config, out, context.resume, context.progress,
                       context.parallel)
+    tuned = None
+    if config.data.task == "events" and config.postprocess.tune and len(clips["val"]):
+        model.postprocess, tuned = tune_postprocess(model, clips["val"])
     val = evaluate_clips(model, clips["val"], manifest.classes, multi_label, training.loss, training.label_smoothing)
     if training.refit and len(clips["val"]) and config.transfer.head == "network":
+        post = getattr(model, "postprocess", None)
         model, history = _refit(start, clips["train"] + clips["val"], config, history, out, context)
+        if post is not None:  # chosen on validation, which the refit model has learnt from
+            model.postprocess = post
     result = {"schema": "tympan.train.metrics/1", "classes": list(manifest.classes), "val": val,
+              **({"tuned": tuned} if tuned else {}),
               "test": evaluate_clips(model, clips["test"], manifest.classes, multi_label, training.loss,
                                      training.label_smoothing),
               **history, "config": config.to_dict(), "evaluation": describe(split),
@@ -202,6 +213,14 @@ def _train_split(manifest, config: Config, out: Path, context: Context, test_fol
         figures = plot_timelines(model, shown, out / "report") if config.data.task == "events" else None
         write_report(out / "report", result, figures)
     return result
+
+
+def postprocess_of(config: Config, classes) -> PostProcess:
+    """The ``postprocess`` section as an events model's ``PostProcess``, its values checked now."""
+    post = PostProcess(**config.postprocess.settings())
+    for name in config.postprocess.settings():
+        post.per_class(name, len(classes))
+    return post
 
 
 def _task_settings(config: Config, manifest, multi_label: bool) -> Config:
