@@ -255,3 +255,47 @@ def test_events_two_process_data_parallel_run_matches_one_process(soundscapes, t
     a, b = load_model(tmp_path / "one" / "model.tympan").state_dict(), load_model(tmp_path / "two" / "model.tympan").state_dict()
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5)
+
+
+def test_weak_rows_score_the_clip_pooled_by_linear_softmax_and_strong_rows_their_frames():
+    from tympan.train.losses import WEAK, binary_cross_entropy
+
+    logits = torch.randn(3, 6, 2, generator=torch.Generator().manual_seed(0))
+    strong = (torch.rand(3, 6, 2, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    targets = strong.clone()
+    targets[1] = WEAK + torch.tensor([1.0, 0.0])  # row 1: the first class heard somewhere, the second not
+    targets[1, :2] = 0.0  # as a time shift leaves it: frames moved in are empty
+    got = binary_cross_entropy(logits, targets)
+    p = torch.sigmoid(logits[1]).double()
+    clip = (p ** 2).sum(0) / p.sum(0)
+    expected = -(torch.log(clip[0]) + torch.log(1 - clip[1]))
+    assert got[1].item() == pytest.approx(expected.item(), rel=1e-5)
+    plain = binary_cross_entropy(logits, strong)
+    assert torch.allclose(got[[0, 2]], plain[[0, 2]])
+
+
+def test_weakly_labelled_recordings_train_with_strong_ones(soundscapes, tmp_path):
+    import shutil
+
+    from tympan.data.inspect import inspect
+    from tympan.data.layouts import build
+    from tympan.train import train
+
+    data = tmp_path / "mixed"
+    shutil.copytree(soundscapes, data)
+    header, *rows = (data / "metadata" / "train.tsv").read_text().splitlines()
+    names = sorted({r.split("\t")[0] for r in rows})
+    weak = names[::2]  # every other training recording keeps its classes only
+    (data / "metadata" / "train.tsv").write_text("\n".join([header, *(r for r in rows if r.split("\t")[0] not in weak)]))
+    heard = {n: sorted({r.split("\t")[3] for r in rows if r.split("\t")[0] == n and r.split("\t")[3]}) for n in weak}
+    (data / "metadata" / "train_weak.tsv").write_text(
+        "filename\tevent_labels\n" + "".join(f"{n}\t{','.join(heard[n])}\n" for n in weak))
+
+    manifest = build(data)
+    by_name = {item.path.rsplit("/", 1)[-1]: item for item in manifest.items}
+    assert all(by_name[n].events is None and list(by_name[n].labels) == heard[n] for n in weak)
+    assert all(by_name[n].events is not None for n in names if n not in weak)
+    assert inspect(manifest, decode=False)["events"]["weakly_labelled_recordings"] == len(weak)
+
+    result = train(data, tmp_path / "run", sets=[*TINY, "train.epochs=2"], progress=False)
+    assert all(np.isfinite(h["train_loss"]) for h in result["history"]) and result["test"]["n"] > 0

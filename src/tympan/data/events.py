@@ -2,7 +2,8 @@
 
 An annotation file is a table with one row per event, ``filename, onset, offset, event_label`` (seconds),
 tab-separated (``.tsv``, DCASE's own) or comma-separated (``.csv``); a recording with no events is a row
-whose onset, offset and label are empty. ``read_annotations`` reads one, keeping every bad row with its
+whose onset, offset and label are empty. A weak annotation file (DCASE's ``weak.tsv``) has
+``filename, event_labels`` instead: the classes heard in each recording, comma-separated, without times. ``read_annotations`` reads one, keeping every bad row with its
 reason instead of failing; ``write_annotations`` writes one, atomically; ``statistics`` summarises the
 events of a dataset per class, and how often they overlap (polyphony).
 """
@@ -22,7 +23,8 @@ from ..errors import DatasetError
 from ..files import write_text
 
 COLUMNS = ("filename", "onset", "offset", "event_label")
-OPTIONAL_COLUMNS = ("split", "fold", "group", "duration")
+WEAK_COLUMN = "event_labels"  # DCASE's weak annotations: the classes heard in a recording, comma-separated
+OPTIONAL_COLUMNS = ("split", "fold", "group", "duration", WEAK_COLUMN)
 
 
 class Event(NamedTuple):
@@ -90,7 +92,7 @@ def parse_row(header: list[str], values: list[str]) -> tuple[str, Event | None, 
     onset, offset, label = (row.get(c, "") for c in COLUMNS[1:])
     others = {k: v for k, v in row.items() if k not in COLUMNS}
     if not (onset or offset or label):
-        return filename, None, others  # a recording without events
+        return filename, None, others  # a recording without events, or with weak labels (``weak_labels``)
     if not label:
         raise ValueError("an onset and offset but no event_label")
     if not (onset and offset):
@@ -99,6 +101,13 @@ def parse_row(header: list[str], values: list[str]) -> tuple[str, Event | None, 
     if onset >= offset:
         raise ValueError(f"onset {onset:g} s is not before offset {offset:g} s")
     return filename, Event(onset, offset, label), others
+
+
+def weak_labels(row: Row) -> tuple[str, ...] | None:
+    """The classes a weak annotation row names (``event_labels``), ``None`` for a row without them."""
+    text = row.values.get(WEAK_COLUMN, "")
+    labels = tuple(sorted({label.strip() for label in text.split(",") if label.strip()}))
+    return labels or None
 
 
 def read_annotations(file, known=COLUMNS + OPTIONAL_COLUMNS) -> tuple[list[Row], list[tuple[int, str]], list[str]]:
@@ -176,7 +185,8 @@ def statistics(recordings, classes) -> dict:
     the seconds with 0, 1, 2... events sounding, the most at once, and the share of the time with any event
     during which two or more overlap.
 
-    ``recordings`` is a list of ``(events, duration in seconds)``.
+    ``recordings`` is a list of ``(events, duration in seconds)``; ``events`` ``None`` for a recording with
+    weak labels only (counted apart: it has no times).
 
     Examples
     --------
@@ -186,6 +196,8 @@ def statistics(recordings, classes) -> dict:
     """
     lengths = defaultdict(list)
     seconds_at = Counter()
+    weak = sum(1 for events, _ in recordings if events is None)
+    recordings = [(events, duration) for events, duration in recordings if events is not None]
     for events, duration in recordings:
         for event in events:
             lengths[event.label].append(event.offset - event.onset)
@@ -201,4 +213,5 @@ def statistics(recordings, classes) -> dict:
             "polyphony": {"seconds": {str(k): round(s, 2) for k, s in sorted(seconds_at.items())},
                           "max": max((k for k, s in seconds_at.items() if s > 0), default=0),
                           "overlap_share": round(float(overlapping / active), 3) if active else 0.0},
-            "recordings_without_events": sum(1 for events, _ in recordings if not events)}
+            "recordings_without_events": sum(1 for events, _ in recordings if not events),
+            "weakly_labelled_recordings": weak}

@@ -172,6 +172,9 @@ def format_events(events: dict, width: int) -> list[str]:
                  f"{poly['overlap_share']:.0%} of the time with an event has two or more")
     if events["recordings_without_events"]:
         lines.append(f"{events['recordings_without_events']} recording(s) without events")
+    if events.get("weakly_labelled_recordings"):
+        lines.append(f"{events['weakly_labelled_recordings']} recording(s) with weak labels only (classes heard, "
+                     "no times): trained on through clip scores pooled from their frames, never scored as events")
     return lines
 
 

@@ -2,8 +2,11 @@
 targets are cut to match, and the DCASE scores of an ``EventDetector`` on whole recordings.
 
 Targets are the events rasterised to the model's frames: a frame is active for a class when an event of it
-overlaps the frame (as the DCASE baseline's encoder does). Every random choice of an epoch comes from a
-generator seeded with ``(seed, epoch)``, as for clips.
+overlaps the frame (as the DCASE baseline's encoder does). A recording with weak labels only (the classes
+heard, not when) has ``WEAK`` + its clip labels in every frame: the loss (``losses.binary_cross_entropy``)
+then scores the clip's score pooled from its frames. Weak recordings are not scored as events (they have no
+times to score against). Every random choice of an epoch comes from a generator seeded with
+``(seed, epoch)``, as for clips.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import torch
 
 from ..data.manifest import Manifest
 from .data import ClipSet
+from .losses import WEAK
 
 
 def rasterise(events, classes, n_frames: int, frame_seconds: float, start: float = 0.0) -> np.ndarray:
@@ -60,15 +64,26 @@ class EventSet(ClipSet):
         return int(offset * (starts + 1)) * self.frame_samples
 
     def batch_targets(self, rows, starts) -> torch.Tensor:
-        """Each crop's events rasterised to the model's frames ``(batch, frames, classes)``."""
+        """Each crop's events rasterised to the model's frames ``(batch, frames, classes)``; a weakly
+        labelled recording's rows are ``WEAK`` + its clip labels."""
         frame_seconds = self.frame_samples / self.sr
-        return torch.from_numpy(np.stack([rasterise(self.events[i], self.classes, self.n_frames, frame_seconds,
-                                                    start / self.sr) for i, start in zip(rows, starts)]))
+        return torch.from_numpy(np.stack([
+            np.broadcast_to(WEAK + self.targets[i], (self.n_frames, len(self.classes))).astype(np.float32)
+            if self.events[i] is None else
+            rasterise(self.events[i], self.classes, self.n_frames, frame_seconds, start / self.sr)
+            for i, start in zip(rows, starts)]))
+
+    def strong(self) -> "EventSet":
+        """The recordings with events in time (the ones that can be scored as events)."""
+        keep = [i for i, events in enumerate(self.events) if events is not None]
+        return EventSet([self.audio[i] for i in keep], self.targets[keep], [self.paths[i] for i in keep],
+                        [self.groups[i] for i in keep], [self.events[i] for i in keep], self.classes,
+                        self.frame_samples, self.sr, self.n_frames)
 
 
 def event_sets(clips: dict[str, ClipSet], manifest: Manifest, model) -> dict[str, EventSet]:
     """The ``ClipSet``s of a split made ``EventSet``s, each recording with its events from ``manifest``."""
-    events = {item.path: item.events or () for item in manifest.items}
+    events = {item.path: item.events for item in manifest.items}
     return {name: EventSet(c.audio, c.targets, c.paths, c.groups, [events[p] for p in c.paths], list(model.classes),
                            model.frame_samples, model.sr, model.network.out_shape[0]) for name, c in clips.items()}
 
@@ -81,6 +96,7 @@ def evaluate_events(model, recordings: EventSet, post=None, with_psds: bool = Tr
     from ..nn.detector import decode
     from .event_metrics import event_based, segment_based
 
+    recordings = recordings.strong()
     if len(recordings) == 0:
         return None
     from .psds import SCENARIO_1, SCENARIO_2, psds
@@ -122,7 +138,7 @@ def plot_timelines(model, recordings: EventSet, out_dir, n: int = 3) -> dict:
     from ..nn.detector import decode
 
     rows = lambda events: [{"start": e.onset, "end": e.offset, "label": e.label} for e in events]  # noqa: E731
-    written = {}
+    recordings, written = recordings.strong(), {}
     for number, (y, path, events) in enumerate(zip(recordings.audio[:n], recordings.paths, recordings.events)):
         detected = decode(model.frame_scores(y), model.frame_seconds, model.classes, model.postprocess)
         figure = plot_timeline(path, rows(detected), sr=model.sr, reference=rows(events),
@@ -145,6 +161,7 @@ def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians
     from ..nn.detector import decode
     from .event_metrics import event_based
 
+    recordings = recordings.strong()
     scores = [model.frame_scores(y) for y in recordings.audio]
     files = list(recordings.paths)
     n = len(model.classes)

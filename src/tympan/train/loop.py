@@ -326,7 +326,10 @@ def recompute_batch_norm(model, train, epoch: int, training, device, max_batches
 def _correct(logits, targets, multi_label: bool) -> float:
     with torch.no_grad():
         if logits.ndim == 3:  # frames of event detection: each example's share of frames decided right
-            return float(((logits > 0) == (targets > 0.5)).all(dim=-1).float().mean(dim=-1).sum())
+            frames = ((logits > 0) == (targets > 0.5)).all(dim=-1).float().mean(dim=-1)
+            weak = targets.amax(dim=(1, 2)) >= losses.WEAK  # known classes, not when: is each heard somewhere
+            clips = ((logits.amax(dim=1) > 0) == (targets.amax(dim=1) - losses.WEAK > 0.5)).all(dim=-1).float()
+            return float(torch.where(weak, clips, frames).sum())
         if multi_label:
             return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
         truth = targets.argmax(dim=1) if targets.ndim == 2 else targets  # mixup's rows: the larger share

@@ -18,6 +18,8 @@ from ..registry import Registry
 LOSSES = Registry("loss")
 register = LOSSES.register
 SUMMED = {"sse"}  # reduced by a sum over the batch, not a mean
+# frame targets of WEAK + a clip label row, in every frame: a recording whose classes are known, not when
+WEAK = 2.0
 
 
 def _rows(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -43,11 +45,28 @@ def cross_entropy(logits, targets, label_smoothing: float = 0.0, multi_label: bo
 @register("binary_cross_entropy")
 def binary_cross_entropy(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
     """A sigmoid per class and its cross-entropy, summed over classes: multi-label tagging, binary tasks; for
-    frame outputs ``(batch, frames, classes)`` (event detection), the mean of that over the frames."""
+    frame outputs ``(batch, frames, classes)`` (event detection), the mean of that over the frames, and for
+    a weakly labelled example (targets ``WEAK`` + its clip labels) the cross-entropy of the clip's score
+    pooled from its frames by linear softmax (sum of p² / sum of p: loud frames count most, and a frame's
+    gradient grows with its score, Wang et al. 2019)."""
+    if targets.ndim == 3 and bool((targets >= WEAK).any()):
+        return _weak_or_strong(logits, targets, label_smoothing)
     rows = _rows(targets, logits.shape[-1])
     rows = rows * (1 - label_smoothing) + label_smoothing / 2
     per_frame = F.binary_cross_entropy_with_logits(logits, rows, reduction="none").sum(-1)
     return per_frame.mean(-1) if per_frame.ndim > 1 else per_frame
+
+
+def _weak_or_strong(logits, targets, label_smoothing: float):
+    """Per example of a batch that mixes strong frame targets and weak ones (see ``binary_cross_entropy``)."""
+    weak = targets.amax(dim=(1, 2)) >= WEAK
+    strong = binary_cross_entropy(logits, torch.where(weak[:, None, None], torch.zeros_like(targets), targets),
+                                  label_smoothing)
+    p = torch.sigmoid(logits)
+    clip = (p.square().sum(dim=1) / p.sum(dim=1).clamp(min=1e-7)).clamp(1e-7, 1 - 1e-7)
+    labels = (targets.amax(dim=1) - WEAK).clamp(0, 1) * (1 - label_smoothing) + label_smoothing / 2
+    pooled = F.binary_cross_entropy(clip, labels, reduction="none").sum(-1)
+    return torch.where(weak, pooled, strong)
 
 
 @register("sse")

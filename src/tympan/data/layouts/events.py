@@ -2,7 +2,9 @@
 
 Each annotation file (``.tsv`` or ``.csv``, columns ``filename, onset, offset, event_label``, optional
 ``split, fold, group``) lists events; a file with a ``filename`` column and no ``event_label`` (DCASE's
-``durations.tsv``) lists recordings, which have no events unless an annotation file gives them some. A
+``durations.tsv``) lists recordings, which have no events unless an annotation file gives them some; one
+with ``filename, event_labels`` (DCASE's ``weak.tsv``) gives recordings weak labels only: the classes
+heard, not when (their items' ``events`` are ``None``; strong labels of the same recording win). A
 file's split comes from its ``split`` column, else from the annotation file's name or folder
 (``train.tsv``, ``validation/``, ``eval``...). Each recording is one item whose ``events`` are its strong
 labels and whose ``labels`` are the classes among them (weak labels), so clip-level commands work too.
@@ -21,7 +23,7 @@ from pathlib import Path
 from ...audio import info, is_audio_path
 from ...defaults import default_workers
 from ...errors import AudioError, DatasetError
-from ..events import COLUMNS, OPTIONAL_COLUMNS, Event, read_annotations
+from ..events import COLUMNS, OPTIONAL_COLUMNS, Event, read_annotations, weak_labels
 from ..manifest import BadFile, Item
 from .base import SPLIT_NAMES, _number, _scan, layout
 
@@ -124,6 +126,9 @@ def events(root: Path, annotations=None, audio=None):
             bad.append(BadFile(path, durations[path]))
             continue
         kept = _within(found["events"], durations[path], path, bad)
+        if found["weak"] and not found["events"]:  # the classes heard, not when
+            items.append(Item(path, tuple(sorted(found["weak"])), found["split"], found["fold"], found["group"]))
+            continue
         items.append(Item(path, tuple(sorted({e.label for e in kept})), found["split"], found["fold"],
                           found["group"], events=tuple(sorted(kept))))
     classes = sorted({label for item in items for label in item.labels})
@@ -170,7 +175,7 @@ def _read_file(file: Path, root: Path, resolve, recordings: dict, bad: list) -> 
             if split is not None and split not in EVENT_SPLITS:
                 raise ValueError(f"split {row.values['split']!r} is not one of train, val, test")
             split = EVENT_SPLITS.get(split) if split else None
-            entry = recordings.setdefault(path, {"events": [], "split": split, "fold": _number(
+            entry = recordings.setdefault(path, {"events": [], "weak": set(), "split": split, "fold": _number(
                 row.values.get("fold", ""), "fold"), "group": row.values.get("group") or None})
             if entry["split"] != split:
                 raise ValueError(f"{row.filename} is in the {entry['split']} split elsewhere, here in {split}")
@@ -179,6 +184,7 @@ def _read_file(file: Path, root: Path, resolve, recordings: dict, bad: list) -> 
             continue
         if row.event is not None:
             entry["events"].append((row.event, f"{file}:{row.line}", where(row.line)))
+        entry["weak"].update(weak_labels(row) or ())
     return unknown
 
 
