@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/predict_many.py
 	$(BIN)/python benchmarks/augment.py
 	$(BIN)/python benchmarks/little_data.py
+	$(BIN)/python benchmarks/events.py
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

@@ -189,6 +189,19 @@ def _sources(split: Manifest, sr: int, top_db: float, cache, progress: bool) -> 
     return by_split, bad
 
 
+def _shares(n: int, sizes: dict[str, int]) -> dict[str, int]:
+    """``n`` cut in proportion to ``sizes``, whole numbers that add up to ``n`` (largest remainders).
+
+    >>> _shares(500, {"train": 1350, "val": 150, "test": 500})
+    {'train': 338, 'val': 37, 'test': 125}
+    """
+    exact = {name: n * size / sum(sizes.values()) for name, size in sizes.items()}
+    counts = {name: int(value) for name, value in exact.items()}
+    for name in sorted(exact, key=lambda k: counts[k] - exact[k])[:n - sum(counts.values())]:
+        counts[name] += 1
+    return counts
+
+
 def synthesize(clips: Manifest, out, background=None, config: SynthConfig = SynthConfig(), cache=None,
                overwrite: bool = False, progress: bool = False) -> dict:
     """Write soundscapes of the clips of ``clips`` over ``background`` recordings into the folder ``out``.
@@ -230,7 +243,7 @@ def synthesize(clips: Manifest, out, background=None, config: SynthConfig = Synt
     ends = np.cumsum([0] + [len(sources[name]) / total for name in SPLITS])
     backgrounds = _backgrounds(background, config.sr, cache, {name: (ends[i], ends[i + 1])
                                                               for i, name in enumerate(SPLITS)})
-    counts = {name: round(config.n * len(sources[name]) / total) for name in SPLITS if sources[name]}
+    counts = _shares(config.n, {name: len(sources[name]) for name in SPLITS if sources[name]})
     # do the test and val clips come from speakers or sources of training? Without groups, each clip is its
     # own source, and no clip is on two sides
     relation = describe(split) if clips.has_groups else {"group_name": "clip", "test": "new", "val": "new",

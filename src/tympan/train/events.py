@@ -126,7 +126,15 @@ def evaluate_events(model, recordings: EventSet, post=None, with_psds: bool = Tr
                                     "segment_f1": by_segment["class_wise"][label]["f_measure"],
                                     "n_events": by_event["class_wise"][label]["n_ref"]} for label in model.classes},
               "events": {"reference": len(reference), "detected": len(estimated)}}
-    return {k: (0.0 if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
+    return _no_nan(result)
+
+
+def _no_nan(value):
+    """sed_eval's NaN (an F-score with no detections, or no events) as 0: JSON has no NaN, and a class never
+    detected scores nothing."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    return 0.0 if isinstance(value, float) and math.isnan(value) else value
 
 
 def plot_timelines(model, recordings: EventSet, out_dir, n: int = 3) -> dict:
