@@ -90,6 +90,14 @@ def test_streamed_scores_equal_whole_waveform_scores():
         np.testing.assert_allclose(streamed, whole, atol=1e-5)
 
 
+def test_embeddings_are_the_frames_mean():
+    model = EventDetector(FRONTEND, SMALL, ["a", "b"], 2.0, seed=0).eval()
+    y = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    frames = model.network.embed(model.features(y))
+    assert frames.ndim == 3 and torch.allclose(model.embed(y), frames.mean(dim=1))
+    assert model.embed_waveforms([y[0].numpy(), y[1, :9000].numpy()]).shape == (2, frames.shape[-1])
+
+
 def test_model_file_keeps_task_and_postprocessing(tmp_path):
     model = EventDetector(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0,
                           postprocess={"threshold": [0.3, 0.6], "median_seconds": 0.1})

@@ -132,6 +132,11 @@ class EventDetector(Classifier):
     def scores(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits)
 
+    def embed(self, y: torch.Tensor) -> torch.Tensor:
+        """``(batch, samples)`` waveform -> ``(batch, embedding_size)``: what the per-frame output layer sees,
+        averaged over the clip's frames (``tympan embed`` gives one vector per recording or window)."""
+        return super().embed(y).mean(dim=1)
+
     def blocks(self, n_samples: int) -> tuple[int, int, list[int]]:
         """How a recording of ``n_samples`` is scored: ``(block, margin, starts)`` in samples. Blocks are a
         clip long and start on the frame grid; each keeps its frames but ``margin`` at either inner edge,
