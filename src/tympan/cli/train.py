@@ -19,7 +19,8 @@ def add_train(commands) -> None:
         "and score it on test. Writes OUT/model.tympan, OUT/checkpoints/, OUT/log.jsonl and OUT/report/ "
         "(metrics.json, curves.png, confusion.png, report.html).\n\n"
         "Configuration: the recipe of the detected layout (recipes/), or --config FILE; then --model; then each "
-        "--set. Sections: data, frontend, network, train (see tympan.train.config). Bad files are listed and "
+        "--set. Sections: data, frontend, network, train, augment, transfer, and postprocess for events models "
+        "(threshold, median_seconds, min_gap, min_duration, tune; see tympan.train.config). Bad files are listed and "
         "skipped (exit code 1) unless --set data.strict=true.\n\n"
         "Data-parallel: torchrun --nproc-per-node N -m tympan train ...")
     add_dataset_run(parser, "folder for the model, checkpoints and report",

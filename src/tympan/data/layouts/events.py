@@ -103,7 +103,8 @@ def _durations(paths, workers=None) -> dict[str, float | str]:
 
 
 @layout("events", expects="a folder of recordings with DCASE annotation files (.tsv or .csv: filename, onset, "
-                          "offset, event_label; empty onset, offset and label for a recording without events)",
+                          "offset, event_label; empty onset, offset and label for a recording without events; "
+                          "filename, event_labels for recordings with weak labels only)",
         group_name="recording")
 def events(root: Path, annotations=None, audio=None):
     """Recordings with events in time; ``annotations`` names the annotation files (relative to ``root``;
