@@ -73,6 +73,9 @@ def _weak_or_strong(logits, targets, label_smoothing: float):
 def sum_of_squared_errors(logits, targets, label_smoothing: float = 0.0, multi_label: bool | None = None):
     """Sum over classes (and, in the loop, over examples) of (output probability - target)^2, as the
     lecture defines it; its gradient grows with the batch, so the learning rate must shrink with it."""
+    if targets.ndim == 3 and bool((targets >= WEAK).any()):
+        raise ConfigError("recordings with weak labels only train with train.loss=binary_cross_entropy (their "
+                          "clip score is pooled from the frames); squared errors have no such pooling")
     rows = _rows(targets, logits.shape[-1]) * (1 - label_smoothing) + label_smoothing / logits.shape[-1]
     return (_probabilities(logits, _multi(targets, multi_label)) - rows).square().sum(-1)
 
