@@ -25,6 +25,7 @@ STAGES = [
     ("tympan.train",),
     ("tympan.predict",),
     ("tympan.lab",),
+    ("tympan.serve",),
     ("tympan.cli", "tympan.__main__"),
 ]
 
