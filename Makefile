@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tympan-installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean browser
 
 # torch first and pinned: on these machines 2.13.0 is a CPU wheel on disk, while an unpinned torch
 # would pull a multi-GB CUDA build. The project itself only asks for torch>=2.2.
@@ -17,8 +17,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tympan demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# The page tests drive a real headless Chromium; browser builds cannot be downloaded here, so Debian's are
+# installed when missing (as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing Debian's chromium and chromium-driver for the page tests"; \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/frontend.py

@@ -2,13 +2,8 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
 
 import numpy as np
 import pytest
@@ -17,60 +12,12 @@ import soundfile as sf
 from tympan.model_file import save_model
 from tympan.nn.classifier import Classifier
 from tympan.predict import predict_files
+from web import request as _request
+from web import start_server as _start
 
 pytest.importorskip("fastapi", reason="tympan serve needs the serve extra (fastapi, uvicorn, python-multipart)")
 
 FRONTEND = {"kind": "logmel", "sr": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 32}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(models, *options):
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tympan", "serve", "--models", str(models), "--port", str(port),
-                                *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/api/health?token=" + (options[1] if "--token" in options else ""), timeout=1)
-            return process, base
-        except urllib.error.HTTPError:
-            return process, base  # up, and asking for its token
-        except OSError:
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read())
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not start in 30 s")
-
-
-def _request(url, fields=None, files=None, headers=None):
-    """``(status, JSON or text)`` of a GET, or of a multipart POST when ``fields`` or ``files`` are given."""
-    data = None
-    headers = dict(headers or {})
-    if fields is not None or files is not None:
-        boundary = uuid.uuid4().hex
-        parts = []
-        for name, value in (fields or {}).items():
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-        for name, (filename, content) in (files or {}).items():
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                         f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
-        data = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=60) as response:
-            status, body = response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        status, body = error.code, error.read().decode()
-    try:
-        return status, json.loads(body)
-    except json.JSONDecodeError:
-        return status, body
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +72,7 @@ def test_bad_requests_get_clear_errors(server, fsdd_dir, tmp_path):
     status, body = _request(f"{server}/api/predict", {"model": "digits"}, {"file": ("notes.txt", b"hello")})
     assert status == 415 and "notes.txt" in body["detail"]
     status, body = _request(f"{server}/api/predict", {"model": "digits"}, {"file": ("fake.wav", b"RIFF....WAVEjunk")})
-    assert status == 422 and "fake.wav" in body["detail"]
+    assert status == 400 and "fake.wav" in body["detail"]
     loud = tmp_path / "long.wav"
     sf.write(loud, np.zeros(8000 * 10, dtype=np.float32), 8000)  # 160 kB, over the 0.1 MB cap
     status, body = _request(f"{server}/api/predict", {"model": "digits"}, {"file": (loud.name, loud.read_bytes())})
@@ -147,7 +94,7 @@ def test_bad_requests_get_clear_errors(server, fsdd_dir, tmp_path):
 
 
 def test_a_token_guards_every_request_and_ctrl_c_stops_the_server(models):
-    process, base = _start(models, "--token", "s3cret")
+    process, base = _start(models, "--token", "s3cret", token="s3cret")
     try:
         assert _request(f"{base}/api/health")[0] == 401
         assert _request(f"{base}/docs")[0] == 401

@@ -8,14 +8,17 @@ from ..audio import stream
 from ..data.events import Event, write_annotations
 from ..errors import AudioError
 from ..nn.detector import decode
+from .windows import reporting
 
 STREAM_SECONDS = 30.0  # decoded at a time
 
 
-def detect_file(model, path, batch_size: int) -> dict:
+def detect_file(model, path, batch_size: int, per_window: bool = False, on_seconds=None) -> dict:
     """One recording's result: its classes (those with an event), its events with their highest frame
-    score, and its duration."""
-    scores = model.stream_scores(stream(path, sr=model.sr, block_seconds=STREAM_SECONDS), batch_size)
+    score, and its duration; with ``per_window``, each frame's scores as ``window_scores`` (the schema of
+    a clip model's windows). ``on_seconds`` as ``score_windows`` takes it."""
+    blocks = reporting(stream(path, sr=model.sr, block_seconds=STREAM_SECONDS), model.sr, on_seconds)
+    scores = model.stream_scores(blocks, batch_size)
     found = decode(scores, model.frame_seconds, model.classes, model.postprocess)
     index = {label: i for i, label in enumerate(model.classes)}
     rows = []
@@ -26,17 +29,23 @@ def detect_file(model, path, batch_size: int) -> dict:
                      "score": round(float(scores[first:end, index[event.label]].max()), 4)})
     best = scores.max(axis=0)
     present = sorted({r["label"] for r in rows}, key=lambda label: -best[index[label]])
-    return {"file": str(path), "duration": round(len(scores) * model.frame_seconds, 3),
-            "top": [{"label": label, "score": round(float(best[index[label]]), 4)} for label in present],
-            "windows": len(model.blocks(len(scores) * model.frame_samples)[2]), "notes": [], "events": rows}
+    result = {"file": str(path), "duration": round(len(scores) * model.frame_seconds, 3),
+              "top": [{"label": label, "score": round(float(best[index[label]]), 4)} for label in present],
+              "windows": len(model.blocks(len(scores) * model.frame_samples)[2]), "notes": [], "events": rows}
+    if per_window:
+        step = model.frame_seconds
+        result["window_scores"] = [{"start": round(i * step, 3), "end": round((i + 1) * step, 3),
+                                    "scores": [round(float(v), 4) for v in row]} for i, row in enumerate(scores)]
+    return result
 
 
-def detect_files(model, files, batch_size: int, bar) -> tuple[list[dict], list[dict]]:
+def detect_files(model, files, batch_size: int, bar, per_window: bool = False,
+                 on_seconds=None) -> tuple[list[dict], list[dict]]:
     """Every file's result, and the bad files ``[{"path", "reason"}]`` (never fatal)."""
     results, bad = [], []
     for path in files:
         try:
-            results.append(detect_file(model, path, batch_size))
+            results.append(detect_file(model, path, batch_size, per_window, on_seconds))
         except AudioError as error:
             bad.append({"path": str(path), "reason": error.reason})
         bar.update(1)
