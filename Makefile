@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/augment.py
 	$(BIN)/python benchmarks/little_data.py
 	$(BIN)/python benchmarks/events.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

@@ -227,3 +227,18 @@ def test_the_runs_page_shows_metrics_side_by_side_and_opens_reports(server, fold
     status, listed = request(f"{server}/api/runs")
     assert status == 200 and [r["name"] for r in listed] == ["perceptron"]
     assert request(f"{server}/runs/..%2F..%2Fetc/report.html")[0] == 404
+
+
+def test_clips_posted_at_once_are_batched_and_each_gets_its_own_answer(server, folders, fsdd_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    wavs = sorted((fsdd_dir / "recordings").glob("*_jackson_*.wav"))[:12]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda w: request(f"{server}/api/predict", {"model": "digits", "top_k": "10"},
+                                                  {"file": (w.name, w.read_bytes())}), wavs))
+    direct = predict_files(load_model(folders[0] / "digits.tympan"), wavs, top=10)
+    for wav, (status, report), expected in zip(wavs, answers, direct["files"]):
+        assert status == 200, report
+        assert [i["file"] for i in report["files"]] == [wav.name] and report["bad"] == []
+        assert {t["label"]: t["score"] for t in report["files"][0]["top"]} == \
+            pytest.approx({t["label"]: t["score"] for t in expected["top"]}, abs=2e-4)

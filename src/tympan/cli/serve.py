@@ -44,7 +44,7 @@ def add(commands) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="predictions running at once (default: 2)")
     parser.add_argument("--queue", type=int, default=None,
-                        help="predictions waiting beyond those; more get 503 (default: 16)")
+                        help="predictions waiting beyond those; more get 503 (default: 64)")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds a prediction may take before it is stopped (default: 600)")
     parser.set_defaults(run=run_serve)

@@ -87,7 +87,7 @@ class Limits(NamedTuple):
     max_upload_mb: float = MAX_UPLOAD_MB
     max_seconds: float = MAX_SECONDS
     workers: int = 2
-    queue: int = 16
+    queue: int = 64
     time_limit: float = TIME_LIMIT
 
 
@@ -134,9 +134,11 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
         options = {"top": top_k, "threshold": threshold, "window_seconds": window, "hop_seconds": hop,
                    "smooth": smooth, "min_duration": min_duration, "per_window": per_window}
         job = _submit(file, model, options, lambda chosen, path, name, job: _predict(
-            chosen, path, name, options, job, limits.max_seconds))
+            chosen, path, name, options, job, limits.max_seconds),
+            batch=lambda chosen, items: _predict_clips(chosen, items, options))
         if not job.done.wait(limits.time_limit + 5):
             job.cancelled.set()
+        jobs.forget(job.id)
         if job.status == "failed":
             raise HTTPException(job.code or 500, job.error)
         if job.status != "done":
@@ -219,9 +221,11 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
             raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept {jobs.keep_seconds:g} s)")
         return job
 
-    def _submit(file: UploadFile, model: str, options: dict, work) -> Job:
-        """Check the request, save the upload under the cap, and queue ``work(model, path, name, job)``; the
-        upload's temporary folder goes when the job ends, however it ends."""
+    def _submit(file: UploadFile, model: str, options: dict, work, batch=None) -> Job:
+        """Check the request, save the upload under the cap, and queue ``work(model, path, name, job)``, or,
+        for a clip no longer than the model's and ``batch`` given, ``batch(model, [(path, name), ...])`` with
+        the other clips waiting for the same model and options; the upload's temporary folder goes when the
+        job ends, however it ends."""
         _check_options(options)
         try:
             chosen = shelf.get(model)
@@ -237,8 +241,11 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
         try:
             path = Path(folder) / f"upload{suffix}"
             _save_capped(file, path, limits.max_upload_mb, name)
-            return jobs.submit(name, lambda job: work(chosen, path, name, job),
-                               cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
+            cleanup = lambda: shutil.rmtree(folder, ignore_errors=True)  # noqa: E731
+            if batch is not None and _one_clip(chosen, path, options):
+                key = (model, tuple(sorted(options.items())))
+                return jobs.submit_batched(key, name, (path, name), lambda items: batch(chosen, items), cleanup)
+            return jobs.submit(name, lambda job: work(chosen, path, name, job), cleanup=cleanup)
         except Busy as error:
             shutil.rmtree(folder, ignore_errors=True)
             raise HTTPException(503, f"{error}; try again shortly",
@@ -270,6 +277,36 @@ def _predict(model, path: Path, name: str, options: dict, job: Job, max_seconds:
     if report["bad"]:
         raise JobError(f"{name}: {report['bad'][0]['reason']}")
     return renamed(report, name)
+
+
+def _one_clip(model, path: Path, options: dict) -> bool:
+    """Whether ``path`` is one clip of a clip model (by its header), which ``predict_files`` scores in
+    shared batches."""
+    from ..audio import info
+
+    if getattr(model, "task", "clips") != "clips" or options.get("window_seconds") is not None:
+        return False
+    try:
+        return info(path).duration <= model.clip_seconds
+    except TympanError:
+        return False  # the one-by-one path reports what is wrong with it
+
+
+def _predict_clips(model, items: list[tuple[Path, str]], options: dict) -> list:
+    """Each clip's own predict report (or its ``JobError``), from one ``predict_files`` over them all."""
+    from ..predict import predict_files
+    from .analysis import renamed
+
+    report = predict_files(model, [path for path, _ in items], batch_size=BATCH_SIZE, **options)
+    found = {item["file"]: item for item in report["files"]}
+    bad = {entry["path"]: entry["reason"] for entry in report["bad"]}
+    results = []
+    for path, name in items:
+        if str(path) in found:
+            results.append(renamed({**report, "files": [found[str(path)]], "bad": []}, name))
+        else:
+            results.append(JobError(f"{name}: {bad.get(str(path), 'not predicted')}"))
+    return results
 
 
 def _check_options(options: dict) -> None:

@@ -2,7 +2,9 @@
 
 Predictions run here, never in the web server's own threads, so a burst of uploads cannot exhaust it: when
 the workers are busy and the queue is full, ``submit`` raises ``Busy`` (the API answers 503 with
-``Retry-After``). A job past its time limit is stopped at its next progress report (``Job.report``, called
+``Retry-After``). Short clips for the same model can be batched (``submit_batched``): those that wait while
+the workers are busy are scored together in one forward pass, as ``tympan predict`` scores many files, so
+a server under load does not pay a network pass per request; an idle server still answers at once. A job past its time limit is stopped at its next progress report (``Job.report``, called
 after each decoded block), and a cancelled one likewise. Finished jobs keep their results for ``keep_seconds``
 so a page can fetch and download them, then are forgotten.
 """
@@ -59,14 +61,34 @@ class Job:
 class Jobs:
     """``workers`` jobs at a time, at most ``queue`` more waiting, each stopped after ``time_limit`` s."""
 
-    def __init__(self, workers: int = 2, queue: int = 16, time_limit: float = 600.0, keep_seconds: float = 900.0):
+    def __init__(self, workers: int = 2, queue: int = 64, time_limit: float = 600.0, keep_seconds: float = 900.0,
+                 max_batch: int = 64):
         self.workers, self.queue, self.time_limit, self.keep_seconds = workers, queue, time_limit, keep_seconds
+        self.max_batch = max_batch
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tympan-job")
         self._jobs: dict[str, Job] = {}
+        self._batches: dict = {}  # key -> [(job, item, cleanup)] waiting for a worker
         self._lock = threading.Lock()
 
     def submit(self, name: str, work, cleanup=None) -> Job:
         """Queue ``work(job) -> dict``; ``cleanup()`` runs after it whatever happens. Raises ``Busy``."""
+        job = self._new(name)
+        self._pool.submit(self._run, job, work, cleanup)
+        return job
+
+    def submit_batched(self, key, name: str, item, work, cleanup=None) -> Job:
+        """Queue ``item`` to be processed with the others of the same ``key`` waiting when a worker is free:
+        ``work([item, ...])`` returns one result per item, a dict or an exception. Raises ``Busy``."""
+        job = self._new(name)
+        with self._lock:
+            waiting = self._batches.setdefault(key, [])
+            waiting.append((job, item, cleanup))
+            first = len(waiting) == 1
+        if first:  # one scheduled run per key collects whatever waits when it starts
+            self._pool.submit(self._run_batch, key, work)
+        return job
+
+    def _new(self, name: str) -> Job:
         with self._lock:
             self._forget_old()
             waiting = sum(j.status in ("queued", "running") for j in self._jobs.values())
@@ -74,12 +96,41 @@ class Jobs:
                 raise Busy(f"this server is busy: {self.workers} job(s) running and {self.queue} waiting")
             job = Job(uuid.uuid4().hex, name, self.time_limit)
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, work, cleanup)
         return job
+
+    def _run_batch(self, key, work) -> None:
+        with self._lock:
+            taken = self._batches[key][:self.max_batch]
+            rest = self._batches[key] = self._batches[key][self.max_batch:]
+        if rest:
+            self._pool.submit(self._run_batch, key, work)
+        started = time.monotonic()
+        for job, _, _ in taken:
+            job.status, job.started = "running", started
+        try:
+            results = work([item for _, item, _ in taken])
+        except Exception as error:  # noqa: BLE001 - reported to every client of the batch
+            results = [error] * len(taken)
+        for (job, _, cleanup), result in zip(taken, results):
+            if isinstance(result, JobError):
+                job.status, job.error, job.code = "failed", str(result), result.code
+            elif isinstance(result, Exception):
+                job.status, job.error, job.code = "failed", f"{job.name}: {type(result).__name__}: {result}", 500
+            else:
+                job.status, job.progress, job.result = "done", 1.0, result
+            job.finished = time.monotonic()
+            if cleanup is not None:
+                cleanup()
+            job.done.set()
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
+
+    def forget(self, job_id: str) -> None:
+        """Drop a job whose client has its answer (a synchronous prediction): nothing is kept of it."""
+        with self._lock:
+            self._jobs.pop(job_id, None)
 
     def cancel(self, job_id: str) -> Job | None:
         job = self.get(job_id)
