@@ -137,8 +137,10 @@ def events(result: WindowScores, classes, multi_label: bool, threshold=THRESHOLD
     its smoothed score reaches ``threshold`` (a number, or ``{class: threshold}``) and, for a single-label
     model, the class is the window's best. Each window speaks for the ``hop`` around its centre, so a
     run of active windows spans from the first one's centre minus half a hop to the last one's centre
-    plus half a hop (the first window reaching back to 0 s, the last to the end). Runs closer than ``merge_gap`` (default one hop) merge;
-    runs shorter than ``min_duration`` seconds are dropped. ``score`` is the run's highest smoothed score.
+    plus half a hop (the first window reaching back to 0 s, the last to the end). Runs closer than
+    ``merge_gap`` (default one hop) merge, for a single-label model only where no other class is active
+    between them; runs shorter than ``min_duration`` seconds are dropped. ``score`` is the run's highest
+    smoothed score.
     """
     scores = result.scores
     if smooth > 1 and len(scores) > 1:
@@ -147,8 +149,8 @@ def events(result: WindowScores, classes, multi_label: bool, threshold=THRESHOLD
         scores = np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(scores.shape[1])], 1)
     thresholds = np.array([threshold.get(c, 0.5) if isinstance(threshold, dict) else threshold for c in classes])
     active = scores >= thresholds
-    if not multi_label:
-        active &= scores == scores.max(axis=1, keepdims=True)
+    if not multi_label:  # one class at a time: the best, the first of equals (a tie is no second event)
+        active &= np.arange(scores.shape[1]) == scores.argmax(axis=1)[:, None]
     hop, gap = result.hop_seconds, result.hop_seconds if merge_gap is None else merge_gap
     centres = result.starts + result.window_seconds / 2
     # the first window also speaks for the recording's start, the last for its end
@@ -157,13 +159,16 @@ def events(result: WindowScores, classes, multi_label: bool, threshold=THRESHOLD
     lower[0], upper[-1] = 0.0, result.duration
     found = []
     for c, label in enumerate(classes):
-        runs = []
+        runs, last = [], -1
         for i in np.flatnonzero(active[:, c]):
             start, end = lower[i], upper[i]
-            if runs and start - runs[-1][1] <= gap + 1e-9:
+            # a single-label model's gap is not bridged over another class's windows: one sound at a time
+            bridge = multi_label or not active[last + 1:i].any()
+            if runs and start - runs[-1][1] <= gap + 1e-9 and bridge:
                 runs[-1][1], runs[-1][2] = end, max(runs[-1][2], scores[i, c])
             else:
                 runs.append([start, end, scores[i, c]])
+            last = i
         found += [{"file": result.path, "start": round(s, 3), "end": round(e, 3), "label": label,
                    "score": round(float(p), 4)} for s, e, p in runs if e - s >= min_duration]
     return sorted(found, key=lambda row: (row["start"], row["label"]))
