@@ -67,6 +67,9 @@ def test_learning_rate_presets_reproduce_lab_learning_rate():
                  "highest_loss": curve.max(), "rises": int((np.diff(curve) > 0).sum()), "final_w": w, "final_b": b}
         assert rounded(found) == {k: expected[k] for k in found}, regime
     assert lab["rates"]["too large"]["rises"] >= 5
+    # leaving the lesson's network: its start and its length go with it
+    assert trainer.change({"inputs": ["x1", "x2"]}) is True
+    assert trainer.config.start is None and trainer.config.stop_at is None
 
 
 def test_deep_presets_reproduce_lab_depth_at_the_playgrounds_limits():

@@ -137,8 +137,9 @@ class Session:
                     if not self.playing or started - published >= SNAPSHOT_SECONDS:
                         self._publish()
                         published = started
-            # at most EPOCHS_PER_SECOND, and the lock left free for the page's requests in between
-            time.sleep(max(0.0, 1 / EPOCHS_PER_SECOND - (time.monotonic() - started)))
+            # at most EPOCHS_PER_SECOND; and a pause with the lock free, however long the epoch took, or a
+            # request waiting for it could lose every race to this thread
+            time.sleep(max(0.002, 1 / EPOCHS_PER_SECOND - (time.monotonic() - started)))
 
     def end(self, reason: str) -> None:
         self.ended, self.reason = True, reason

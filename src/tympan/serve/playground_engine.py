@@ -80,15 +80,23 @@ class PlaygroundConfig:
     start: list | None = None
 
     LIVE = ("learning_rate", "batch_size", "regularization", "regularization_rate", "stop_at")
+    LESSON = ("start", "stop_at")  # a preset's: they go when the data or the network changes
 
     def replace(self, values: dict) -> PlaygroundConfig:
-        """A checked copy with ``values`` (field: value) set; a ``ConfigError`` names the field that is wrong."""
+        """A checked copy with ``values`` (field: value) set; a ``ConfigError`` names the field that is wrong.
+
+        Changing the data or the network (any field but the ``LIVE`` ones and the seed) leaves the lesson a
+        preset set up: ``start`` and ``stop_at`` are cleared unless ``values`` sets them too.
+        """
         if not isinstance(values, dict):
             raise ConfigError("the playground's configuration must be a JSON object of fields and values")
         names = [f.name for f in dataclasses.fields(self)]
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)}; the playground takes {', '.join(names)}")
+        if any(values[name] != getattr(self, name) for name in values
+               if name not in (*self.LIVE, *self.LESSON, "seed")):
+            values = {"start": None, "stop_at": None, **values}
         chosen = dataclasses.replace(self, **values)
         check(chosen)
         return chosen

@@ -478,9 +478,12 @@
       ctx.lineWidth = 1.5;
       ctx.stroke();
     }
-    ctx.fillStyle = "#5b6475";
+    const label = top.toPrecision(3);  // the top of the scale, on a white patch over the curves
     ctx.font = "10px system-ui, sans-serif";
-    ctx.fillText(top.toPrecision(3), 3, 10);
+    ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.fillRect(0, 0, ctx.measureText(label).width + 6, 13);
+    ctx.fillStyle = "#5b6475";
+    ctx.fillText(label, 3, 10);
   }
 
   function drawOutput() {
