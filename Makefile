@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tympan-installed
 
-.PHONY: demo test bench clean browser
+.PHONY: demo test bench clean browser fuzz
+
+FUZZ_SECONDS ?= 600
 
 # torch first and pinned: on these machines 2.13.0 is a CPU wheel on disk, while an unpinned torch
 # would pull a multi-GB CUDA build. The project itself only asks for torch>=2.2.
@@ -42,6 +44,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/little_data.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/serve.py
+
+# Each fuzz target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=3600 for a night); crashes land in fuzz/crashes/
+fuzz: $(STAMP)
+	for target in audio layouts config model_file upload; do \
+	  $(BIN)/python fuzz/run.py $$target --seconds $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache

@@ -25,6 +25,9 @@ _UNSUPPORTED = {".m4a", ".aac", ".mp4", ".wma", ".webm", ".mkv", ".amr", ".ape",
 # MP3 frame counts come from the Xing header or an estimate, so allow one MPEG frame of slack.
 _MP3_SLACK = 1152
 RESAMPLE_QUALITY = "HQ"
+# A header's length and sample rate are untrusted: frames are read at most this many at a time, so memory
+# follows the samples a file really holds, never the number it announces (4 GB behind an empty body).
+READ_FRAMES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -203,8 +206,9 @@ def load(path, sr: int | None = None, mono: bool = True, offset: float = 0.0,
         try:
             if start:
                 f.seek(start)
-            y = f.read(expected, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as error:
+            y = _read(f, expected)
+        # ValueError: soundfile's count of frames left went negative, the decoder past what the header said
+        except (sf.LibsndfileError, RuntimeError, ValueError) as error:
             raise AudioError(path, f"corrupt: decoding failed ({error})") from None
         _check_complete(path, f, len(y), expected)
     if len(y) == 0:
@@ -260,11 +264,25 @@ def stream(path, sr: int | None = None, block_seconds: float = 10.0,
     with _open(path) as f:
         native_sr = int(f.samplerate)
         out_sr = sr or native_sr
-        chunks = _decode_chunks(path, f, max(1, int(round(block_seconds * native_sr))), mono)
+        chunks = _decode_chunks(path, f, max(1, min(READ_FRAMES, int(round(block_seconds * native_sr)))), mono)
         if out_sr != native_sr:
             chunks = _resample_chunks(chunks, native_sr, out_sr, 1 if mono else int(f.channels))
         for block in _reblock(chunks, max(1, int(round(block_seconds * out_sr)))):
             yield np.ascontiguousarray(block[:, 0] if mono else block.T)
+
+
+def _read(f: sf.SoundFile, frames: int) -> np.ndarray:
+    """``frames`` frames (fewer if the file holds fewer), ``(frames, channels)`` float32, read in pieces of
+    at most ``READ_FRAMES``."""
+    parts = []
+    while frames > 0:
+        part = f.read(min(frames, READ_FRAMES), dtype="float32", always_2d=True)
+        if not len(part):
+            break
+        parts.append(part)
+        frames -= len(part)
+    return np.concatenate(parts) if len(parts) != 1 else parts[0] if parts else \
+        np.zeros((0, f.channels), dtype=np.float32)
 
 
 def _decode_chunks(path, f: sf.SoundFile, read_size: int, mono: bool) -> Iterator[tuple[np.ndarray, bool]]:
@@ -274,7 +292,7 @@ def _decode_chunks(path, f: sf.SoundFile, read_size: int, mono: bool) -> Iterato
     while not last:
         try:
             chunk = f.read(read_size, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as error:
+        except (sf.LibsndfileError, RuntimeError, ValueError) as error:
             raise AudioError(path, f"corrupt: decoding failed after {decoded} samples ({error})") from None
         decoded += len(chunk)
         last = len(chunk) < read_size or decoded >= f.frames

@@ -47,6 +47,8 @@ def add(commands) -> None:
                         help="predictions waiting beyond those; more get 503 (default: 64)")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="seconds a prediction may take before it is stopped (default: 600)")
+    parser.add_argument("--max-sessions", type=int, default=None,
+                        help="playground sessions at once; more get 503 (default: 4)")
     parser.set_defaults(run=run_serve)
 
 
@@ -67,7 +69,7 @@ def run_serve(args) -> int:
         raise ConfigError(f"--runs {args.runs}: no such folder (tympan train --out writes run folders)")
     limits = Limits()
     chosen = {"max_upload_mb": args.max_upload_mb, "max_seconds": args.max_seconds, "workers": args.workers,
-              "queue": args.queue, "time_limit": args.time_limit}
+              "queue": args.queue, "time_limit": args.time_limit, "sessions": args.max_sessions}
     for field, value in chosen.items():
         if value is None:
             continue
@@ -83,5 +85,6 @@ def run_serve(args) -> int:
     print(f"Tympan serves {len(app.state.shelf.names())} model(s) from {args.models}: open "
           f"http://{host}:{args.port}/{'?token=' + token if token else ''} (pages: / analysis, /playground, /runs; "
           f"API documentation: /docs); Ctrl-C stops it", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # open event streams (the playground's) would hold Ctrl-C up: they get 3 s to close
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=3)
     return EXIT_OK

@@ -64,7 +64,10 @@ def read_table(file) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise DatasetError(f"{file}: empty; an annotation file starts with the header "
                            f"{', '.join(COLUMNS)}")
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(file, lines[0]))
-    rows = [(reader.line_num, [v.strip() for v in row]) for row in reader]
+    try:
+        rows = [(reader.line_num, [v.strip() for v in row]) for row in reader]
+    except csv.Error as error:
+        raise DatasetError(f"{file}: cannot read it as a table (line {reader.line_num}: {error})") from None
     header = [c.strip() for c in rows[0][1]]
     return header, [(line, values) for line, values in rows[1:] if any(values)]
 

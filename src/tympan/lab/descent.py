@@ -15,7 +15,7 @@ RATES = {"too small": 0.05, "good": 3.0, "too large": 100.0}
 START = (-2.0, -2.0)  # (w, b): far from the minimum, so the paths are long enough to see
 
 
-def _logistic_data(seed: int, n: int = 200):
+def logistic_data(seed: int, n: int = 200):
     """One input x ~ N(0, 1); the label is 1 with probability sigmoid(3 x + 1), so the classes overlap
     and the loss has one minimum, near w = 3, b = 1."""
     rng = np.random.default_rng(seed)
@@ -57,7 +57,7 @@ def learning_rate(out=None, seed: int = 0, steps: int = 50) -> dict:
     >>> r["rates"]["too small"]["gap"] > 0.25 > 0.01 > r["rates"]["good"]["gap"], r["holds"]
     (True, True)
     """
-    data = _logistic_data(seed)
+    data = logistic_data(seed)
     t = dict(loss="binary_cross_entropy", optimizer="sgd", momentum=0.0, batch_size=0, seed=seed)
     # The minimum, for reference: many steps at the good rate.
     best, linear = _unit(seed)

@@ -24,6 +24,7 @@ from typing import NamedTuple
 # FastAPI reads the endpoints' annotations at run time: they must be real objects, so no
 # ``from __future__ import annotations`` here, and FastAPI's names at module level
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from .. import __version__
@@ -89,6 +90,7 @@ class Limits(NamedTuple):
     workers: int = 2
     queue: int = 64
     time_limit: float = TIME_LIMIT
+    sessions: int = 4  # playground sessions at once
 
 
 def create_app(models, token: str | None = None, limits: Limits = Limits(), runs=None):
@@ -112,6 +114,13 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
     app.add_middleware(UploadCap, max_upload_mb=limits.max_upload_mb)
     if token:
         app.middleware("http")(_token_guard(token))
+
+    @app.exception_handler(RequestValidationError)
+    async def readable(request: Request, error: RequestValidationError):
+        """A request's bad fields in one sentence that names each, as every other error here speaks."""
+        parts = [f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'request'}: "
+                 f"{e['msg']}" for e in error.errors()]
+        return JSONResponse({"detail": "; ".join(parts)}, status_code=422)
 
     @app.get("/api/health", summary="Whether the server runs, its version and how many models it has")
     def health() -> dict:
@@ -254,7 +263,7 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    app.include_router(playground.router())
+    app.include_router(playground.router(max_sessions=limits.sessions))
     add_pages(app)
     return app
 

@@ -28,7 +28,7 @@ import numpy as np
 from ..data.synthetic import CLASSES, demo_clip
 from ..lab.common import half_moons
 from ..lab.convolution import SR
-from ..lab.descent import _logistic_data  # the learning-rate lesson's own data: one input x
+from ..lab.descent import logistic_data  # the learning-rate lesson's own data: one input x
 from ..lab.perceptron import TRUTH_TABLES
 from ..registry import Registry
 
@@ -243,7 +243,7 @@ DATASETS.add("xor_table", Dataset(
 DATASETS.add("logistic", Dataset(
     "one-input logistic", "tympan lab learning-rate's data: x ~ N(0, 1), class 1 with probability "
     "sigmoid(3x + 1); one input (x1), x2 only spreads the points for display",
-    _lesson(_clips_as_arrays(_logistic_data), jitter=True, domain=(-4.0, 4.0)), lesson=True))
+    _lesson(_clips_as_arrays(logistic_data), jitter=True, domain=(-4.0, 4.0)), lesson=True))
 DATASETS.add("moons", Dataset(
     "two half-moons", "tympan lab depth's data: 512 points on two interleaved half-moons",
     _lesson(_clips_as_arrays(half_moons), domain=(-2.0, 2.0)), lesson=True))

@@ -124,7 +124,10 @@ def speech_commands(root: Path):
     """Google Speech Commands: label = word folder, group = speaker, split from the two official lists."""
     listed, items = {}, []  # "word/file.wav" -> (split, list file)
     for name, split in SC_LISTS.items():
-        entries = (root / name).read_text(encoding="utf-8").split() if (root / name).is_file() else []
+        try:
+            entries = (root / name).read_text(encoding="utf-8").split() if (root / name).is_file() else []
+        except (OSError, UnicodeDecodeError) as error:
+            raise DatasetError(f"{root / name}: cannot read it as a list of files ({error})") from None
         listed.update(dict.fromkeys(entries, (split, name)))
     bad = [BadFile(str(root / e), f"listed in {listed[e][1]} but not found")
            for e in sorted(listed) if not (root / e).is_file()]

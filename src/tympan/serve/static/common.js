@@ -23,11 +23,14 @@ const Tympan = (() => {
     return body;
   }
 
+  const send = (method) => (url, payload) => fetch(withToken(url), {
+    method, headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload || {}),
+  }).then(answer);
+
   const api = {
     get: (url) => fetch(withToken(url)).then(answer),
-    post: (url, payload) => fetch(withToken(url), {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload || {}),
-    }).then(answer),
+    post: send("POST"),
+    put: send("PUT"),
     form: (url, form) => fetch(withToken(url), {method: "POST", body: form}).then(answer),
     del: (url) => fetch(withToken(url), {method: "DELETE"}).then(answer),
   };

@@ -56,7 +56,7 @@
     if (!state.session) return;
     showError(null);
     try {
-      const answer = await put(`${API}/sessions/${state.session}`, values);
+      const answer = await Tympan.api.put(`${API}/sessions/${state.session}`, values);
       showConfig(answer.config);
       return answer;
     } catch (error) {
@@ -75,17 +75,6 @@
     } catch (error) {
       showError(error);
     }
-  }
-
-  async function put(url, payload) {  // Tympan.api has get, post, form and del: a session changes by PUT
-    const response = await fetch(Tympan.withToken(url), {
-      method: "PUT", headers: {"Content-Type": "application/json"}, body: JSON.stringify(payload)});
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const detail = body.detail !== undefined ? body.detail : response.statusText;
-      throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
-    }
-    return body;
   }
 
   async function startSession(config) {
