@@ -417,3 +417,15 @@ def test_paths_in_a_configuration_file_are_relative_to_it(tmp_path):
     assert [a["folder"] for a in config.augment] == [str(tmp_path / "sub" / "noise"), "{data}/_background_noise_"]
     assert load_config("csv", sets=["transfer.init_from=random:{kind: cnn, channels: [8]}"]).transfer.init_from \
         == "random:{kind: cnn, channels: [8]}"
+
+
+def test_a_loss_that_becomes_nan_stops_training_at_once_with_a_clear_message(digits_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("diverged")
+    result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--set", "train.optimizer=sgd",
+                        "--set", "train.learning_rate=1e30", "--set", "train.schedule=constant",
+                        env=_env(tmp_path_factory))
+    assert result.returncode == 2, result.stderr
+    message = result.stderr
+    assert "training diverged: the loss became" in message and "epoch 1, batch" in message
+    assert "--set train.learning_rate=1e+29" in message and "Traceback" not in message
+    assert not (out / "model.tympan").exists() and not list(out.rglob("*.tmp-*"))  # nothing half-written

@@ -33,3 +33,7 @@ class ModelFileError(TympanError):
 
 class OutputError(TympanError):
     """A result cannot be written where it was asked for: the folder is a file, not writable, or full."""
+
+
+class TrainingError(TympanError):
+    """Training cannot go on: the loss became NaN or infinite (the weights with it)."""

@@ -172,7 +172,7 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
             if bad:
                 raise ConfigError(f"{where}: unknown {section} option(s) {', '.join(bad)}; {section} takes "
                                   f"{', '.join(sorted(names))}")
-            values[section].update(settings)
+            values[section].update({name: _typed(section, name, value, where) for name, value in settings.items()})
         elif settings.get("__replace__"):
             values[section] = {k: v for k, v in settings.items() if k != "__replace__"}
         elif section == "network" and "kind" in settings and settings["kind"] != values["network"].get("kind"):
@@ -181,6 +181,38 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
             values[section].update(settings)
     return Config(DataConfig(**values["data"]), values["frontend"], values["network"], TrainConfig(**values["train"]),
                   values["augment"], TransferConfig(**values["transfer"]), PostprocessConfig(**values["postprocess"]))
+
+
+def _typed(section: str, name: str, value, where: str):
+    """``value`` as the option's declared type: a number written as YAML reads as a string (``1e-4``, which
+    YAML 1.1 does not take for a float) is read as the number it is; a value of the wrong kind is refused
+    here, with the option's name, not deep inside training."""
+    declared = {f.name: f.type for f in dataclasses.fields(SECTIONS[section])}[name]
+    kinds = {part.strip() for part in str(declared).split("|")}
+    if value is None:
+        if "None" in kinds:
+            return None
+    elif isinstance(value, bool):
+        if "bool" in kinds or not kinds & {"int", "float"}:
+            return value
+    elif "float" in kinds and isinstance(value, (int, float)):
+        return float(value) if not isinstance(value, int) or "int" not in kinds else value
+    elif "int" in kinds and isinstance(value, int):
+        return value
+    elif isinstance(value, str) and kinds & {"int", "float"}:
+        try:
+            number = float(value)
+        except ValueError:
+            if "str" in kinds:
+                return value
+        else:
+            if "int" in kinds and number.is_integer() and "float" not in kinds:
+                return int(number)
+            if "float" in kinds:
+                return number
+    elif not kinds & {"int", "float", "bool"} or kinds & {"list", "dict", "str"}:
+        return value  # strings, lists and mappings: checked where they are used, by name
+    raise ConfigError(f"{where}: {section}.{name}={value!r}: expected {declared.replace('|', 'or')}")
 
 
 def parse_set(pairs: list[str]) -> dict:

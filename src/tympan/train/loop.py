@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ..augment import build as build_augmentations
 from ..augment import mixup
 from ..device import Parallel, pick_device
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingError
 from . import losses
 from .checkpoint import Run, _cpu_state
 from .metrics import classification_metrics
@@ -222,7 +222,7 @@ def _one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> di
     bar = tqdm(batches, total=math.ceil(len(train) / (training.batch_size or len(train))),
                desc=f"epoch {epoch}/{training.epochs}",
                unit="batch", leave=False, disable=not (progress and parallel.writes and sys.stderr.isatty()))
-    for waves, targets, global_size, g in bar:
+    for batch, (waves, targets, global_size, g) in enumerate(bar, start=1):
         waves, targets = waves.to(run.device), targets.to(run.device)
         features = model.features(waves)  # the front-end stays in float32, also under mixed precision
         for augmentation in on_features:
@@ -231,13 +231,28 @@ def _one_epoch(run: Run, train, epoch: int, augmentations, progress: bool) -> di
             features, targets = mixup(features, targets, len(model.classes), training.mixup, g)
         logits, per_example = train_step(run.network, features, targets, run.optimizer, training, model.multi_label,
                                          global_size, parallel.world, run.amp)
-        totals += torch.tensor([per_example.sum().item(), _correct(logits, targets, model.multi_label),
-                                len(targets)], dtype=torch.float64)
+        loss_sum = per_example.sum().item()
+        if not math.isfinite(loss_sum):
+            _diverged(run, loss_sum, epoch, batch)
+        totals += torch.tensor([loss_sum, _correct(logits, targets, model.multi_label), len(targets)],
+                               dtype=torch.float64)
         bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}")
     if parallel.world > 1:
         torch.distributed.all_reduce(totals)
     return {"epoch": epoch, "train_loss": totals[0].item() / totals[2].item(),
             "train_accuracy": totals[1].item() / totals[2].item()}
+
+
+def _diverged(run: Run, value: float, epoch: int, batch: int):
+    """Stop at once: the step just taken has put NaN into the weights, and every later step would too.
+    Nothing of this epoch is saved, so the checkpoint on disk is the last good epoch's."""
+    rate = run.optimizer.param_groups[0]["lr"]
+    raise TrainingError(
+        f"training diverged: the loss became {value} at epoch {epoch}, batch {batch} (learning rate {rate:g}); "
+        + (f"the last good checkpoint, of epoch {epoch - 1}, is kept (--resume starts from it); " if epoch > 1 else
+           "no epoch finished, so no checkpoint was written; ")
+        + f"try a lower learning rate (--set train.learning_rate={rate / 10:g}) or clip the gradients "
+          "(--set train.clip_grad_norm=1.0)")
 
 
 def choose_best(run: Run, val_metrics: dict | None, train_score: float, epoch: int) -> None:
