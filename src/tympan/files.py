@@ -34,7 +34,11 @@ def atomic_path(path):
         raise OutputError(f"{path}: cannot write here ({error.strerror or error}); choose another place") from None
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{threading.get_ident()}{path.suffix}")
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as error:  # a full disk or a quota while writing: said, and the old file kept
+            raise OutputError(f"{path}: cannot write it ({error.strerror or error}); the file that was there, if "
+                              "any, is unchanged") from None
         try:
             os.replace(tmp, path)
         except OSError as error:

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class AudioCache:
         self._local = threading.local()
         self.hits = 0
         self.misses = 0
+        self.unwritable = ""  # why the cache cannot be written, once a write failed
         try:
             self.audio_dir.mkdir(parents=True, exist_ok=True)
             # Create the index once, here: switching to WAL ignores the busy timeout, so threads that each
@@ -107,9 +109,12 @@ class AudioCache:
             while chunk := f.read(_HASH_CHUNK):
                 hasher.update(chunk)
         digest = hasher.hexdigest()
-        with index:
-            index.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
-                          (path, stat.st_size, stat.st_mtime_ns, digest))
+        try:
+            with index:
+                index.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                              (path, stat.st_size, stat.st_mtime_ns, digest))
+        except sqlite3.OperationalError as error:  # a full disk: the digest is right, only not remembered
+            self._unwritable(str(error))
         return digest
 
     def entry(self, path, sr: int) -> Path:
@@ -132,14 +137,31 @@ class AudioCache:
             self.hits += 1
         except (OSError, ValueError):
             y, _ = load(path, sr=sr)
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_name(f"{entry.stem}.tmp-{os.getpid()}-{threading.get_ident()}.npy")
-            np.save(tmp, y)
-            os.replace(tmp, entry)  # atomic: a concurrent reader sees the whole array or none
+            self._store(entry, y)
             self.misses += 1
         if start is None and end is None:
             return y
         return _segment(path, y, sr, start, end)
+
+    def _store(self, entry: Path, y: np.ndarray) -> None:
+        """Keep ``y`` for next time, atomically: a concurrent reader sees the whole array or none. A cache that
+        cannot be written (a full disk, no permission) is said once and then done without: it only saves
+        time, so the run goes on."""
+        tmp = entry.with_name(f"{entry.stem}.tmp-{os.getpid()}-{threading.get_ident()}.npy")
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            np.save(tmp, y)
+            os.replace(tmp, entry)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            self._unwritable(f"{error.strerror or error}")
+
+    def _unwritable(self, why: str) -> None:
+        if not self.unwritable:
+            self.unwritable = why
+            warnings.warn(f"the decode cache {self.root} cannot be written ({why}): going on without it, "
+                          "decoding each recording when it is needed (TYMPAN_CACHE chooses another place)",
+                          stacklevel=3)
 
     def load_items(self, items: list[Item], sr: int, workers: int | None = None,
                    progress: bool = False) -> tuple[list[np.ndarray | None], list[BadFile]]:

@@ -5,14 +5,17 @@ Only the first process writes."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import torch
 
 from ..device import Parallel
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..files import atomic_path, write_text
 from .optim import make_optimizer, make_schedule
 
@@ -69,12 +72,21 @@ class Run:
         if not self.writes:
             return
         with atomic_path(self.checkpoint_path) as tmp:  # an interruption leaves the previous checkpoint whole
-            torch.save({"model": _cpu_state(self.model), "optimizer": self.optimizer.state_dict(),
-                        "schedule": self.schedule.state_dict(), "config": self.config_json,
-                        "history": json.dumps(self.state["history"]),
-                        **{k: self.state[k] for k in _KEPT}}, tmp)
-        with open(self.out / "log.jsonl", "a", encoding="utf-8") as log:
-            log.write(json.dumps(line) + "\n")
+            try:
+                torch.save({"model": _cpu_state(self.model), "optimizer": self.optimizer.state_dict(),
+                            "schedule": self.schedule.state_dict(), "config": self.config_json,
+                            "history": json.dumps(self.state["history"]),
+                            **{k: self.state[k] for k in _KEPT}}, tmp)
+            except RuntimeError as error:  # torch's zip writer reports a failed write (a full disk) this way
+                free = shutil.disk_usage(tmp.parent).free
+                raise OSError(errno.ENOSPC if free < 1 << 20 else errno.EIO,
+                              f"{os.strerror(errno.ENOSPC) if free < 1 << 20 else error}") from None
+        try:
+            with open(self.out / "log.jsonl", "a", encoding="utf-8") as log:
+                log.write(json.dumps(line) + "\n")
+        except OSError as error:
+            raise OutputError(f"{self.out / 'log.jsonl'}: cannot write it ({error.strerror or error}); the "
+                              f"checkpoint of epoch {line['epoch']} is whole, --resume goes on from it") from None
         if self.writer is not None:
             for key, value in line.items():
                 if key != "epoch":
