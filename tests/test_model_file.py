@@ -221,3 +221,27 @@ def test_a_header_length_that_looks_like_a_pickle_is_still_read(tmp_path):
             break
     assert path.read_bytes()[0] == 0x80
     assert tympan.load_model(path).classes == ["a", "b"]
+
+
+def test_crafted_descriptions_are_refused_before_any_large_allocation(trained, tmp_path):
+    import resource
+
+    from tympan.model_file import _digest
+
+    _, path = trained
+    metadata, tensors = _read(path)
+    document = json.loads(metadata["tympan"])
+    # a network of 2^33 units in its first layer, with a digest that matches (a digest is no signature)
+    document["network"] = {"kind": "mlp", "hidden": [2**33]}
+    document["digest"] = _digest(document, tensors)
+    out = tmp_path / "huge.tympan"
+    save_file(tensors, str(out), metadata={"tympan": json.dumps(document)})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelFileError, match="tensors do not match the network|wrong shape"):
+        tympan.load_model(out)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB: nothing near 32 GiB
+    # a description nested 100,000 deep
+    deep = tmp_path / "deep.tympan"
+    save_file(tensors, str(deep), metadata={"tympan": "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(ModelFileError, match="nested too deeply"):
+        tympan.load_model(deep)

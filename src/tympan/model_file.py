@@ -111,6 +111,8 @@ def read_model_file(path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ModelFileError(f"{path}: a safetensors file without Tympan's description; not a model file")
     try:
         document = json.loads(metadata["tympan"])
+    except RecursionError:
+        raise ModelFileError(f"{path}: damaged description (nested too deeply to be one Tympan wrote)") from None
     except json.JSONDecodeError as error:
         raise ModelFileError(f"{path}: damaged description ({error})") from None
     if not isinstance(document, dict):
@@ -158,11 +160,17 @@ def load_model(path, device: str | torch.device = "cpu"):
     from .nn.classifier import Classifier
 
     document, tensors = read_model_file(path)
+    # The description is untrusted until it matches the tensors: its network is built without memory first
+    # (on the meta device), so a description asking for a billion units is refused, not allocated.
     try:
-        model = Classifier.from_config(document)
+        with torch.device("meta"):
+            skeleton = Classifier.from_config(document)
     except TympanError as error:
         raise ModelFileError(f"{path}: its network cannot be built: {error}") from None
-    expected = model.state_dict()
+    except Exception as error:  # noqa: BLE001 - a crafted description can fail anywhere in the builders
+        raise ModelFileError(f"{path}: its network cannot be built from its description "
+                             f"({type(error).__name__}: {error})") from None
+    expected = skeleton.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -175,6 +183,7 @@ def load_model(path, device: str | torch.device = "cpu"):
         raise ModelFileError(f"{path}: tensors of the wrong shape or type: {'; '.join(wrong)}")
     if _digest(document, tensors) != document["digest"]:
         raise ModelFileError(f"{path}: corrupted: its contents do not match the digest written with them")
+    model = Classifier.from_config(document)  # its size is now that of the tensors the file holds
     model.load_state_dict(tensors)
     model.provenance = document["provenance"]
     return model.to(device).eval()
