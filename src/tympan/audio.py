@@ -51,6 +51,8 @@ def _open(path) -> sf.SoundFile:
     """Open ``path`` for reading, turning every way it can fail into an ``AudioError``."""
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            raise AudioError(path, "a symbolic link that leads nowhere (a loop, or its target is missing)")
         raise AudioError(path, "file not found")
     if path.is_dir():
         raise AudioError(path, "is a folder, not an audio file")

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from ..audio import AudioInfo, info, load
+from ..audio import AudioInfo, info, stream
 from ..defaults import default_workers
 from ..errors import AudioError, DatasetError
 from .events import statistics
 from .manifest import BadFile, Manifest
 
 SCHEMA = "tympan.datasets.inspect/1"
+DECODE_BLOCK_SECONDS = 30.0  # memory holds one block, however long the recording
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,9 @@ class Checked:
 def _check_one(path: str, decode: bool) -> Checked:
     try:
         header = info(path)
-        if decode:
-            load(path)  # decodes everything: finds truncation, corruption and NaN/inf the header hides
+        if decode:  # every sample, a block at a time: truncation, corruption and NaN/inf the header hides
+            for _ in stream(path, block_seconds=DECODE_BLOCK_SECONDS):
+                pass
         return Checked(path, header, None)
     except AudioError as error:
         return Checked(path, None, error.reason)

@@ -33,8 +33,10 @@ def find_audio(targets) -> tuple[list[Path], list[tuple[str, str]]]:
         if any(ch in target for ch in "*?["):
             found = sorted(Path(p) for p in glob.glob(target, recursive=True) if os.path.isfile(p))
         elif os.path.isdir(target):
-            found = sorted(p for p in Path(target).rglob("*") if p.is_file() and is_audio_path(p))
-        elif os.path.isfile(target):
+            # a link that leads nowhere is listed too, so that it is reported, not silently left out
+            found = sorted(p for p in Path(target).rglob("*")
+                           if (p.is_file() or (p.is_symlink() and not p.exists())) and is_audio_path(p))
+        elif os.path.isfile(target) or os.path.islink(target):  # a broken link is reported when opened
             found = [Path(target)]
         else:
             bad.append((target, "no such file or folder"))
@@ -42,8 +44,9 @@ def find_audio(targets) -> tuple[list[Path], list[tuple[str, str]]]:
         if not found:
             bad.append((target, "no audio files found"))
         for path in found:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
+            real = os.path.realpath(path)  # Path.resolve raises on a symlink loop
+            if real not in seen:
+                seen.add(real)
                 files.append(path)
     return files, bad
 
