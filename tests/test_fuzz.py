@@ -13,7 +13,7 @@ from targets import TARGETS, replay  # noqa: E402
 
 CRASHES = sorted(p for p in (FUZZ / "crashes").glob("*/*") if p.is_file())
 # a fixed number of inputs from a fixed seed: the same run every time, so CI is not at the mercy of luck
-SHORT_RUN = {"audio": 300, "layouts": 1500, "config": 300, "model_file": 1000, "upload": 300}
+SHORT_RUN = {"audio": 150, "layouts": 600, "config": 200, "model_file": 400, "upload": 150}
 
 
 @pytest.mark.parametrize("path", CRASHES, ids=[f"{p.parent.name}/{p.name[:14]}" for p in CRASHES])

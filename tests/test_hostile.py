@@ -100,3 +100,25 @@ def test_the_server_answers_every_hostile_upload_with_a_clear_status(corpus):
             else:
                 assert status == 400 and reason.lower() in body["detail"].lower(), (name, status, body)
         assert request(f"{base}/api/health")[0] == 200  # still up
+
+
+def test_a_hostile_csv_is_read_with_each_odd_row_named(fsdd_dir, tmp_path):
+    from tympan.data.layouts import build
+    from tympan.errors import DatasetError
+
+    wav = fsdd_dir / "recordings"
+    (tmp_path / "odd.csv").write_bytes(  # a byte-order mark, a label with a comma, a repeat, a ';' row
+        ("\ufeffpath,label\n"
+         f'{wav / "0_george_0.wav"},"zero, spoken"\n'
+         f'{wav / "0_george_0.wav"},"zero, spoken"\n'
+         f'{wav / "0_george_1.wav"},one\n'
+         f'{wav / "1_george_0.wav"};one\n'
+         f'{wav / "1_george_1.wav"},one\n').encode())
+    manifest = build(tmp_path / "odd.csv")
+    assert sorted(manifest.classes) == ["one", "zero, spoken"] and len(manifest.items) == 3
+    reasons = {(b.path, b.reason) for b in manifest.bad}
+    assert any(p.endswith("0_george_0.wav") and "listed more than once" in r for p, r in reasons)
+    assert any("1_george_0.wav;one" in p and "line 5" in r for p, r in reasons)
+    (tmp_path / "no-label.csv").write_text(f"path,kind\n{wav / '0_george_0.wav'},x\n")
+    with pytest.raises(DatasetError, match="missing column"):
+        build(tmp_path / "no-label.csv")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ...errors import ConfigError, DatasetError
 from ...registry import Registry
-from ..manifest import Manifest
+from ..manifest import BadFile, Manifest
 
 # Files that travel with datasets but are never recordings: skipped silently when scanning folders.
 SIDECAR_EXTENSIONS = frozenset({".txt", ".md", ".csv", ".json", ".yaml", ".yml", ".xml", ".pdf", ".jpg",
@@ -43,12 +43,29 @@ def layout(name: str, expects: str, file: bool = False, group_name: str = "group
                 raise DatasetError(f"{root}: is a {'file' if root.is_file() else 'folder'}; "
                                    f"the {name} layout expects {expects}")
             found = builder(root, **kwargs)
-            manifest = Manifest(str(root), name, *found)
+            manifest = _once_each(Manifest(str(root), name, *found))
             return manifest if len(found) > 4 else replace(manifest, group_name=group_name)
 
         build_layout.expects = expects
         return LAYOUTS.register(name)(build_layout)
     return add
+
+
+def _once_each(manifest: Manifest) -> Manifest:
+    """The manifest with each recording (or segment) once: a row listed twice would be counted twice, and
+    could land in training and in test at once. The first is kept; each repeat is a bad row saying so."""
+    seen, items, bad = {}, [], list(manifest.bad)
+    for item in manifest.items:
+        key = (item.path, item.start, item.end)
+        if key in seen:
+            other = seen[key]
+            bad.append(BadFile(item.path, "listed more than once" + (
+                f", with another label ({', '.join(item.labels)}; kept: {', '.join(other.labels)})"
+                if item.labels != other.labels else "") + ": kept the first, so it cannot be in two splits"))
+            continue
+        seen[key] = item
+        items.append(item)
+    return manifest if len(items) == len(manifest.items) else replace(manifest, items=items, bad=bad)
 
 
 def _existing(path) -> Path:
