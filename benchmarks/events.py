@@ -16,7 +16,7 @@ Tympan's DCASE metrics (event-based F1 with a 200 ms onset collar, segment-based
   one logistic regression per class (scikit-learn), the same post-processing as (a).
 
     python benchmarks/events.py [--data ../shared/data] [--out DIR] [--speakers a,b] [--epochs 40]
-        [--soundscapes 500] [--scratch] [--json FILE]
+        [--soundscapes 1000] [--scratch] [--json FILE]
 
 Target (issue 15): (a) ahead of (b) and (c) on every fold, event-based F1 at least 0.70 mean.
 """
@@ -170,7 +170,7 @@ def main():
     parser.add_argument("--speakers", default="george,jackson,lucas,nicolas", help="held-out speakers, one per fold")
     parser.add_argument("--epochs", type=int, default=40, help="events model epochs (default: %(default)s)")
     parser.add_argument("--scratch", action="store_true", help="also train an events model from random weights")
-    parser.add_argument("--soundscapes", type=int, default=500, help="soundscapes per fold (default: %(default)s)")
+    parser.add_argument("--soundscapes", type=int, default=1000, help="soundscapes per fold (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
