@@ -28,6 +28,7 @@ RESAMPLE_QUALITY = "HQ"
 # A header's length and sample rate are untrusted: frames are read at most this many at a time, so memory
 # follows the samples a file really holds, never the number it announces (4 GB behind an empty body).
 READ_FRAMES = 1 << 20
+BROKEN_LINK = "a symbolic link that leads nowhere (a loop, or its target is missing)"
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def _open(path) -> sf.SoundFile:
     path = Path(path)
     if not path.exists():
         if path.is_symlink():
-            raise AudioError(path, "a symbolic link that leads nowhere (a loop, or its target is missing)")
+            raise AudioError(path, BROKEN_LINK)
         raise AudioError(path, "file not found")
     if path.is_dir():
         raise AudioError(path, "is a folder, not an audio file")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio import load
+from ..audio import BROKEN_LINK, load
 from ..defaults import default_workers
 from ..errors import AudioError, ConfigError
 from .manifest import BadFile, Item
@@ -99,6 +99,8 @@ class AudioCache:
         try:
             stat = os.stat(path)
         except OSError:
+            if os.path.islink(path):
+                raise AudioError(path, BROKEN_LINK) from None
             raise AudioError(path, "file not found") from None
         index = self._index()
         row = index.execute("SELECT size, mtime_ns, digest FROM files WHERE path = ?", (path,)).fetchone()
