@@ -77,22 +77,16 @@ def request(url, fields=None, files=None, headers=None, method=None, timeout=60)
                          f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
         data = b"".join(parts) + f"--{boundary}--\r\n".encode()
         headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method),
-                                    timeout=timeout) as response:
-            status, body = response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        status, body = error.code, error.read().decode()
-    try:
-        return status, json.loads(body)
-    except json.JSONDecodeError:
-        return status, body
+    return _answer(urllib.request.Request(url, data=data, headers=headers, method=method), timeout)
 
 
 def post_json(url, payload, method="POST", timeout=60):
     """``(status, JSON or text)`` of a request with a JSON body."""
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
-                                 headers={"Content-Type": "application/json"})
+    return _answer(urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
+                                          headers={"Content-Type": "application/json"}), timeout)
+
+
+def _answer(req, timeout):
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
             status, body = response.status, response.read().decode()

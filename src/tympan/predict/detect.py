@@ -13,11 +13,11 @@ from .windows import reporting
 STREAM_SECONDS = 30.0  # decoded at a time
 
 
-def detect_file(model, path, batch_size: int, per_window: bool = False, on_seconds=None) -> dict:
+def detect_file(model, path, batch_size: int, per_window: bool = False, on_block=None) -> dict:
     """One recording's result: its classes (those with an event), its events with their highest frame
     score, and its duration; with ``per_window``, each frame's scores as ``window_scores`` (the schema of
-    a clip model's windows). ``on_seconds`` as ``score_windows`` takes it."""
-    blocks = reporting(stream(path, sr=model.sr, block_seconds=STREAM_SECONDS), model.sr, on_seconds)
+    a clip model's windows). ``on_block`` as ``score_windows`` takes it."""
+    blocks = reporting(stream(path, sr=model.sr, block_seconds=STREAM_SECONDS), on_block)
     scores = model.stream_scores(blocks, batch_size)
     found = decode(scores, model.frame_seconds, model.classes, model.postprocess)
     index = {label: i for i, label in enumerate(model.classes)}
@@ -40,12 +40,12 @@ def detect_file(model, path, batch_size: int, per_window: bool = False, on_secon
 
 
 def detect_files(model, files, batch_size: int, bar, per_window: bool = False,
-                 on_seconds=None) -> tuple[list[dict], list[dict]]:
+                 on_block=None) -> tuple[list[dict], list[dict]]:
     """Every file's result, and the bad files ``[{"path", "reason"}]`` (never fatal)."""
     results, bad = [], []
     for path in files:
         try:
-            results.append(detect_file(model, path, batch_size, per_window, on_seconds))
+            results.append(detect_file(model, path, batch_size, per_window, on_block))
         except AudioError as error:
             bad.append({"path": str(path), "reason": error.reason})
         bar.update(1)

@@ -130,7 +130,7 @@ def each_file(files, sr: int, clip_seconds, on_clips, on_long, bar, workers: int
 def predict_files(model, targets, top: int = TOP_K, window_seconds=None, hop_seconds=None, threshold=THRESHOLD,
                   smooth: int = SMOOTH, min_duration: float = MIN_DURATION, batch_size: int = BATCH_SIZE,
                   progress: bool = False,
-                  per_window: bool = False, workers: int | None = None, on_seconds=None) -> dict:
+                  per_window: bool = False, workers: int | None = None, on_block=None) -> dict:
     """Predict on every file ``targets`` name; bad files are reported with their reasons, never fatal.
 
     Returns
@@ -142,15 +142,15 @@ def predict_files(model, targets, top: int = TOP_K, window_seconds=None, hop_sec
         (``task: events``) gives every recording its timeline from its frames (``detect``), with the
         post-processing in its model file; the window options do not apply. With
         ``per_window``, a long recording's item also has ``"window_scores": [{"start", "end", "scores"}]``
-        (scores in ``classes`` order; an event detector's: each frame's). ``on_seconds``, if given, is
-        called with the seconds of the recording being streamed that are decoded so far, after each block.
+        (scores in ``classes`` order; an event detector's: each frame's). ``on_block``, if given, is
+        handed each block of a recording that is streamed (longer than a clip), as ``score_windows`` does.
     """
     files, bad = found_files(targets)
     if getattr(model, "task", "clips") == "events":  # frames of an event detector, not windows of clips
         from .detect import detect_files
 
         results, failed = detect_files(model, files, batch_size, progress_bar(len(files), "detecting", progress),
-                                       per_window, on_seconds)
+                                       per_window, on_block)
         return {"schema": "tympan.predict/1", "task": "events", "classes": list(model.classes), "files": results,
                 "bad": bad + failed}
     results: list[dict | None] = [None] * len(files)
@@ -164,7 +164,7 @@ def predict_files(model, targets, top: int = TOP_K, window_seconds=None, hop_sec
             results[i] = _clip_result(model, files[i], y, p, window, top, threshold)
 
     def on_long(i, path):
-        scored = score_windows(model, path, window_seconds, hop_seconds, batch_size, on_seconds=on_seconds)
+        scored = score_windows(model, path, window_seconds, hop_seconds, batch_size, on_block=on_block)
         results[i] = _long_result(model, scored, top, threshold, smooth, min_duration, per_window)
 
     bad += each_file(files, model.sr, window if short else None, on_clips, on_long,

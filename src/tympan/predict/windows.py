@@ -37,7 +37,7 @@ class WindowScores:
 @torch.no_grad()
 def score_windows(model, path, window_seconds: float | None = None, hop_seconds: float | None = None,
                   batch_size: int = BATCH_SIZE, block_seconds: float = 30.0, output=None,
-                  on_seconds=None) -> WindowScores:
+                  on_block=None) -> WindowScores:
     """Decode ``path`` block by block and score windows of it with ``model`` (a ``Classifier``).
 
     Memory holds one block, one window and one batch, whatever the recording's length. A recording
@@ -56,7 +56,7 @@ def score_windows(model, path, window_seconds: float | None = None, hop_seconds:
     device = next(model.parameters()).device
     model.eval()
     window, hop = max(1, round(window_seconds * sr)), max(1, round(hop_seconds * sr))
-    windows = _Windows(path, sr, window, hop, block_seconds, on_seconds)
+    windows = _Windows(path, sr, window, hop, block_seconds, on_block)
     starts, scores = _score_in_batches(
         windows, batch_size, lambda clips: output(torch.from_numpy(clips).to(device)).float().cpu().numpy())
     notes = []
@@ -75,9 +75,9 @@ class _Windows:
     describe the whole recording. The last window ends at the recording's end, so no part of it is left out;
     a recording shorter than a window gives one window, padded with zeros."""
 
-    def __init__(self, path, sr: int, window: int, hop: int, block_seconds: float, on_seconds=None):
+    def __init__(self, path, sr: int, window: int, hop: int, block_seconds: float, on_block=None):
         self.path, self.sr, self.window, self.hop, self.block_seconds = path, sr, window, hop, block_seconds
-        self.on_seconds = on_seconds
+        self.on_block = on_block
         self.total, self.peak = 0, 0.0
 
     def __iter__(self):
@@ -85,8 +85,7 @@ class _Windows:
         buffer = np.zeros(0, dtype=np.float32)
         offset = 0  # samples of the recording before buffer[0]
         next_start, last_start = 0, None
-        for block in reporting(stream(self.path, sr=self.sr, block_seconds=self.block_seconds), self.sr,
-                               self.on_seconds):
+        for block in reporting(stream(self.path, sr=self.sr, block_seconds=self.block_seconds), self.on_block):
             self.total += len(block)
             self.peak = max(self.peak, float(np.abs(block).max(initial=0.0)))
             buffer = np.concatenate([buffer, block])
@@ -104,13 +103,11 @@ class _Windows:
             yield last, buffer[last - offset:last - offset + window]
 
 
-def reporting(blocks, sr: int, on_seconds=None):
-    """``blocks`` as they come, calling ``on_seconds(seconds so far)`` before each is used."""
-    seconds = 0.0
+def reporting(blocks, on_block=None):
+    """``blocks`` as they come, each handed to ``on_block`` first."""
     for block in blocks:
-        seconds += len(block) / sr
-        if on_seconds is not None:
-            on_seconds(seconds)
+        if on_block is not None:
+            on_block(block)
         yield block
 
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 # FastAPI reads the endpoints' annotations at run time: they must be real objects, so no
 # ``from __future__ import annotations`` here, and FastAPI's names at module level
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
@@ -93,6 +93,18 @@ class Limits(NamedTuple):
     sessions: int = 4  # playground sessions at once
 
 
+def predict_options(top_k: int = Form(TOP_K, description="labels to give per file"),
+                    threshold: float = Form(THRESHOLD, description="score a window needs to be an event"),
+                    window: float | None = Form(None, description="window length in s (default: the model's clip)"),
+                    hop: float | None = Form(None, description="seconds between windows (default: half a window)"),
+                    smooth: int = Form(SMOOTH, description="windows in the moving average of the scores"),
+                    min_duration: float = Form(MIN_DURATION, description="drop events shorter than this (s)")) -> dict:
+    """``tympan predict``'s options as form fields, shared by ``/api/predict`` and ``/api/jobs``, as
+    ``predict_files`` takes them."""
+    return {"top": top_k, "threshold": threshold, "window_seconds": window, "hop_seconds": hop, "smooth": smooth,
+            "min_duration": min_duration}
+
+
 def create_app(models, token: str | None = None, limits: Limits = Limits(), runs=None):
     """The FastAPI application serving the models of the folder ``models`` (and the runs under ``runs``,
     by default the same folder)."""
@@ -133,15 +145,9 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
     @app.post("/api/predict", summary="Predict on one uploaded recording, as `tympan predict --json` does")
     def predict(file: UploadFile = File(..., description="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU)"),
                 model: str = Form(..., description="a model's name, as GET /api/models lists it"),
-                top_k: int = Form(TOP_K, description="labels to give per file"),
-                threshold: float = Form(THRESHOLD, description="score a window needs to be an event"),
-                window: float | None = Form(None, description="window length in s (default: the model's clip)"),
-                hop: float | None = Form(None, description="seconds between windows (default: half a window)"),
-                smooth: int = Form(SMOOTH, description="windows in the moving average of the scores"),
-                min_duration: float = Form(MIN_DURATION, description="drop events shorter than this (s)"),
+                options: dict = Depends(predict_options),
                 per_window: bool = Form(False, description="add each window's scores")) -> dict:
-        options = {"top": top_k, "threshold": threshold, "window_seconds": window, "hop_seconds": hop,
-                   "smooth": smooth, "min_duration": min_duration, "per_window": per_window}
+        options = {**options, "per_window": per_window}
         job = _submit(file, model, options, lambda chosen, path, name, job: _predict(
             chosen, path, name, options, job, limits.max_seconds),
             batch=lambda chosen, items: _predict_clips(chosen, items, options))
@@ -161,16 +167,8 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
                           "GET /api/jobs/{id} tells its progress and, when done, gives its result.")
     def start_job(file: UploadFile = File(..., description="the recording"),
                   model: str = Form(..., description="a model's name, as GET /api/models lists it"),
-                  top_k: int = Form(TOP_K, description="labels to give per file"),
-                  threshold: float = Form(THRESHOLD, description="score a window needs to be an event"),
-                  window: float | None = Form(None, description="window length in s (default: the model's clip)"),
-                  hop: float | None = Form(None, description="seconds between windows (default: half a window)"),
-                  smooth: int = Form(SMOOTH, description="windows in the moving average of the scores"),
-                  min_duration: float = Form(MIN_DURATION, description="drop events shorter than this (s)")) -> dict:
+                  options: dict = Depends(predict_options)) -> dict:
         from .analysis import analyse
-
-        options = {"top": top_k, "threshold": threshold, "window_seconds": window, "hop_seconds": hop,
-                   "smooth": smooth, "min_duration": min_duration}
 
         def work(chosen, path, name, job):
             try:
@@ -270,17 +268,18 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
 
 def _predict(model, path: Path, name: str, options: dict, job: Job, max_seconds: float) -> dict:
     """``predict_files`` on one upload, stopped past the duration cap or the time limit."""
-    from ..audio import info
     from ..predict import predict_files
-    from .analysis import renamed
+    from .analysis import checked_duration, renamed
+
+    duration = max(checked_duration(path, name, max_seconds), 1e-9)
+    decoded = [0]
+
+    def on_block(block):
+        decoded[0] += len(block)
+        job.report(decoded[0] / model.sr / duration)
 
     try:
-        duration = info(path).duration
-        if duration > max_seconds:
-            raise JobError(f"{name}: {duration:.0f} s long, more than this server's limit of {max_seconds:g} s "
-                           "(tympan serve --max-seconds)", 413)
-        report = predict_files(model, [path], workers=1, on_seconds=lambda s: job.report(s / max(duration, 1e-9)),
-                               batch_size=BATCH_SIZE, **options)
+        report = predict_files(model, [path], workers=1, on_block=on_block, batch_size=BATCH_SIZE, **options)
     except TympanError as error:
         raise JobError(f"{name}: {getattr(error, 'reason', error)}") from None
     if report["bad"]:

@@ -112,16 +112,7 @@ class Jobs:
         except Exception as error:  # noqa: BLE001 - reported to every client of the batch
             results = [error] * len(taken)
         for (job, _, cleanup), result in zip(taken, results):
-            if isinstance(result, JobError):
-                job.status, job.error, job.code = "failed", str(result), result.code
-            elif isinstance(result, Exception):
-                job.status, job.error, job.code = "failed", f"{job.name}: {type(result).__name__}: {result}", 500
-            else:
-                job.status, job.progress, job.result = "done", 1.0, result
-            job.finished = time.monotonic()
-            if cleanup is not None:
-                cleanup()
-            job.done.set()
+            _finish(job, result, cleanup)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -154,24 +145,31 @@ class Jobs:
         job.status, job.started = "running", time.monotonic()
         try:
             job.report(0.0)
-            job.result = work(job)
-            job.status, job.progress = "done", 1.0
-        except Stopped as error:
-            job.status, job.error, job.code = "failed", str(error), 504
-        except JobError as error:
-            job.status, job.error, job.code = "failed", str(error), error.code
+            outcome = work(job)
         except Exception as error:  # noqa: BLE001 - a job's failure is reported to its client, the server goes on
-            job.status, job.error, job.code = "failed", f"{job.name}: {type(error).__name__}: {error}", 500
-        finally:
-            job.finished = time.monotonic()
-            if cleanup is not None:
-                cleanup()
-            job.done.set()
+            outcome = error
+        _finish(job, outcome, cleanup)
 
     def _forget_old(self) -> None:
         now = time.monotonic()
         for key in [k for k, j in self._jobs.items() if j.finished and now - j.finished > self.keep_seconds]:
             del self._jobs[key]
+
+
+def _finish(job: Job, outcome, cleanup) -> None:
+    """Record a job's result, or its failure with the HTTP status it deserves; clean up; wake its waiter."""
+    if isinstance(outcome, Stopped):
+        job.status, job.error, job.code = "failed", str(outcome), 504
+    elif isinstance(outcome, JobError):
+        job.status, job.error, job.code = "failed", str(outcome), outcome.code
+    elif isinstance(outcome, Exception):
+        job.status, job.error, job.code = "failed", f"{job.name}: {type(outcome).__name__}: {outcome}", 500
+    else:
+        job.status, job.progress, job.result = "done", 1.0, outcome
+    job.finished = time.monotonic()
+    if cleanup is not None:
+        cleanup()
+    job.done.set()
 
 
 class JobError(Exception):
