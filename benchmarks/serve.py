@@ -36,7 +36,7 @@ from tympan.audio import load as decode
 from tympan.predict import predict_files
 
 ROOT = Path(__file__).resolve().parents[1]
-WARM_UP_SECONDS = 5.0
+WARM_UP_SECONDS = 30.0  # the allocator's pools fill for about that long under this load, then memory is flat
 REFERENCE_PASSES = 5
 
 

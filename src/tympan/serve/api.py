@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ from typing import NamedTuple
 # ``from __future__ import annotations`` here, and FastAPI's names at module level
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from .. import __version__
@@ -40,6 +42,7 @@ MAX_SECONDS = 4 * 3600.0  # decoded: four hours of field recording
 TIME_LIMIT = 600.0  # per request, seconds
 FORM_OVERHEAD = 64_000  # the form's other fields and boundaries, beside the recording
 CHUNK = 1 << 20
+SMALL_UPLOAD = 1 << 20  # bytes: minutes of compressed audio, seconds of WAV
 
 
 class ModelShelf:
@@ -72,14 +75,18 @@ class ModelShelf:
         return described
 
     def get(self, name: str):
-        """The model called ``name``; ``KeyError`` if the folder has none of that name."""
+        """The model called ``name``; ``KeyError`` if the folder has none of that name. A loaded model is
+        kept as long as its file is there (the folder is not listed on every request)."""
+        loaded = self._loaded.get(name)
+        if loaded is not None and loaded[0].is_file():
+            return loaded[1]
         path = self.names().get(name)
         if path is None:
             raise KeyError(name)
         with self._lock:
-            if name not in self._loaded:
-                self._loaded[name] = load_model(path)
-            return self._loaded[name]
+            if name not in self._loaded or self._loaded[name][0] != path:
+                self._loaded[name] = (path, load_model(path))
+            return self._loaded[name][1]
 
 
 class Limits(NamedTuple):
@@ -93,14 +100,14 @@ class Limits(NamedTuple):
     sessions: int = 4  # playground sessions at once
 
 
-def predict_options(top_k: int = Form(TOP_K, description="labels to give per file"),
+async def predict_options(top_k: int = Form(TOP_K, description="labels to give per file"),
                     threshold: float = Form(THRESHOLD, description="score a window needs to be an event"),
                     window: float | None = Form(None, description="window length in s (default: the model's clip)"),
                     hop: float | None = Form(None, description="seconds between windows (default: half a window)"),
                     smooth: int = Form(SMOOTH, description="windows in the moving average of the scores"),
                     min_duration: float = Form(MIN_DURATION, description="drop events shorter than this (s)")) -> dict:
     """``tympan predict``'s options as form fields, shared by ``/api/predict`` and ``/api/jobs``, as
-    ``predict_files`` takes them."""
+    ``predict_files`` takes them (async only so FastAPI calls it in place, not through a thread pool)."""
     return {"top": top_k, "threshold": threshold, "window_seconds": window, "hop_seconds": hop, "smooth": smooth,
             "min_duration": min_duration}
 
@@ -143,15 +150,19 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
         return shelf.describe()
 
     @app.post("/api/predict", summary="Predict on one uploaded recording, as `tympan predict --json` does")
-    def predict(file: UploadFile = File(..., description="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU)"),
-                model: str = Form(..., description="a model's name, as GET /api/models lists it"),
-                options: dict = Depends(predict_options),
-                per_window: bool = Form(False, description="add each window's scores")) -> dict:
+    async def predict(file: UploadFile = File(..., description="the recording (WAV, FLAC, Ogg, MP3, AIFF, AU)"),
+                      model: str = Form(..., description="a model's name, as GET /api/models lists it"),
+                      options: dict = Depends(predict_options),
+                      per_window: bool = Form(False, description="add each window's scores")) -> dict:
+        # async, so a request waiting for its prediction holds no thread, and the handoffs to a thread pool
+        # that a plain function costs per request (a third of the server's own time under load) are spared
         options = {**options, "per_window": per_window}
-        job = _submit(file, model, options, lambda chosen, path, name, job: _predict(
+        submit = partial(_submit, file, model, options, lambda chosen, path, name, job: _predict(
             chosen, path, name, options, job, limits.max_seconds),
             batch=lambda chosen, items: _predict_clips(chosen, items, options))
-        if not job.done.wait(limits.time_limit + 5):
+        # a clip's upload is saved at once; a large one is written from a thread, not the event loop
+        job = submit() if (file.size or 0) <= SMALL_UPLOAD else await run_in_threadpool(submit)
+        if not await job.until_done(limits.time_limit + 5):
             job.cancelled.set()
         jobs.forget(job.id)
         if job.status == "failed":
@@ -159,7 +170,7 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
         if job.status != "done":
             raise HTTPException(504, f"{job.name}: not done within this server's time limit of "
                                      f"{limits.time_limit:g} s (tympan serve --time-limit)")
-        return {**job.result, "model": model}
+        return Response(json.dumps({**job.result, "model": model}), media_type="application/json")
 
     @app.post("/api/jobs", status_code=202,
               summary="Start the analysis of an uploaded recording (predict's report and a view to draw)",

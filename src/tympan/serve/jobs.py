@@ -11,6 +11,7 @@ so a page can fetch and download them, then are forgotten.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -41,6 +42,31 @@ class Job:
     finished: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    _waiters: list = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def until_done(self, timeout: float) -> bool:
+        """Wait, without holding a thread, until the job ends or ``timeout`` s pass; whether it ended."""
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        wake = lambda: loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))  # noqa: E731
+        with self._lock:
+            if not self.done.is_set():
+                self._waiters.append(wake)
+                wake = None
+        if wake is None:
+            try:
+                await asyncio.wait_for(ended, timeout)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    def _ended(self) -> None:
+        with self._lock:
+            self.done.set()
+            waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            wake()
 
     def report(self, fraction: float) -> None:
         """Progress so far (0 to 1); stops the job when its time is up or it was cancelled."""
@@ -169,7 +195,7 @@ def _finish(job: Job, outcome, cleanup) -> None:
     job.finished = time.monotonic()
     if cleanup is not None:
         cleanup()
-    job.done.set()
+    job._ended()
 
 
 class JobError(Exception):
