@@ -31,6 +31,26 @@ def test_second_load_reads_the_cache_and_equals_decoding(tmp_path, example_files
     assert (later.misses, later.hits) == (0, 1)
 
 
+def test_a_long_recording_is_decoded_block_by_block_into_its_entry(tmp_path, monkeypatch):
+    """Past ``STREAM_SECONDS`` a recording goes to the cache a block at a time and comes back memory-mapped,
+    equal to decoding it whole; a long one that turns out corrupt leaves no entry and no temporary file."""
+    from hostile import wav_header
+    from tympan.data import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "STREAM_SECONDS", 2.0)
+    monkeypatch.setattr(cache_module, "_STREAM_BLOCK_SECONDS", 0.7)
+    write_tone(tmp_path / "long.wav", seconds=5.3, sr=22050, channels=2)
+    cache = AudioCache(tmp_path / "cache")
+    streamed = cache.load(tmp_path / "long.wav", sr=16000)
+    assert isinstance(streamed, np.memmap) and streamed.dtype == np.float32
+    np.testing.assert_array_equal(streamed, load(tmp_path / "long.wav", sr=16000)[0])
+    (tmp_path / "cut.wav").write_bytes(wav_header(8000, 1, 8000 * 2 * 10) + b"\0" * 8000 * 2 * 4)
+    with pytest.raises(AudioError, match="truncated"):
+        cache.load(tmp_path / "cut.wav", sr=8000)
+    entries = [p.name for p in (tmp_path / "cache").rglob("*.npy")]
+    assert len(entries) == 1 and "tmp" not in entries[0], entries
+
+
 def test_changing_a_file_invalidates_its_entry(tmp_path):
     cache = AudioCache(tmp_path / "cache")
     path = tmp_path / "a.wav"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio import BROKEN_LINK, load
+from ..audio import BROKEN_LINK, info, load, stream
 from ..defaults import default_workers
 from ..errors import AudioError, ConfigError
 from .manifest import BadFile, Item
@@ -29,6 +29,10 @@ from .manifest import BadFile, Item
 # Bump when decoding or resampling changes, so old entries are not mistaken for new ones.
 CACHE_VERSION = 1
 _HASH_CHUNK = 1 << 20
+# A recording longer than this is decoded a block at a time straight into its cache entry, and read back
+# memory-mapped: a ten-hour field recording in a training set costs disk, not gigabytes of memory.
+STREAM_SECONDS = 600.0
+_STREAM_BLOCK_SECONDS = 60.0
 # np.load parses each header with ast.literal_eval, and CPython 3.11's AST builder can fail spuriously when
 # threads do that at once ("SystemError: AST constructor recursion depth mismatch", python/cpython#106905,
 # seen here in benchmarks/fsdd.py). Opening is quick next to decoding, so it is done one thread at a time.
@@ -138,12 +142,49 @@ class AudioCache:
                 y = np.load(entry, mmap_mode="r")
             self.hits += 1
         except (OSError, ValueError):
-            y, _ = load(path, sr=sr)
-            self._store(entry, y)
+            y = self._decode(path, sr, entry)
             self.misses += 1
         if start is None and end is None:
             return y
         return _segment(path, y, sr, start, end)
+
+    def _decode(self, path, sr: int, entry: Path) -> np.ndarray:
+        """Decode ``path`` at ``sr`` and keep it at ``entry``: whole for a usual recording, block by block
+        for a long one (then returned memory-mapped; held in memory only if the cache cannot be written)."""
+        if info(path).duration > STREAM_SECONDS and self._stream(path, sr, entry):
+            with _OPEN:
+                return np.load(entry, mmap_mode="r")
+        y, _ = load(path, sr=sr)
+        self._store(entry, y)
+        return y
+
+    def _stream(self, path, sr: int, entry: Path) -> bool:
+        """Write the decoded audio to ``entry`` a block at a time (the ``.npy`` header's length is written
+        last); whether it could be written. A bad recording raises ``AudioError`` and leaves nothing."""
+        tmp = entry.with_name(f"{entry.stem}.tmp-{os.getpid()}-{threading.get_ident()}.npy")
+        header = {"descr": "<f4", "fortran_order": False, "shape": (0,)}
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.lib.format.write_array_header_1_0(f, header)
+                data_start, n = f.tell(), 0
+                for block in stream(path, sr=sr, block_seconds=_STREAM_BLOCK_SECONDS):
+                    f.write(block.astype("<f4", copy=False).tobytes())
+                    n += len(block)
+                f.seek(0)
+                # headers are padded to 64 bytes, so a length of any size takes the same room as 0
+                np.lib.format.write_array_header_1_0(f, {**header, "shape": (n,)})
+                if f.tell() != data_start:
+                    raise OSError(f"the .npy header of {entry.name} changed size")
+            os.replace(tmp, entry)
+            return True
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            self._unwritable(f"{error.strerror or error}")
+            return False
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _store(self, entry: Path, y: np.ndarray) -> None:
         """Keep ``y`` for next time, atomically: a concurrent reader sees the whole array or none. A cache that

@@ -144,11 +144,39 @@ class Classifier(nn.Module):
         n = self.clip_samples
         if len(y) <= n:
             return nn.functional.pad(y, (0, n - len(y)))[None]
-        hop = max(1, n // 2)
-        starts = list(range(0, len(y) - n + 1, hop))
-        if starts[-1] != len(y) - n:
-            starts.append(len(y) - n)
-        return torch.stack([y[s:s + n] for s in starts])
+        return torch.stack([y[s:s + n] for s in self._window_starts(len(y))])
+
+    def _window_starts(self, length: int) -> list[int]:
+        n = self.clip_samples
+        if length <= n:
+            return [0]
+        starts = list(range(0, length - n + 1, max(1, n // 2)))
+        if starts[-1] != length - n:
+            starts.append(length - n)
+        return starts
+
+    def _window_batches(self, waveforms, batch_size: int):
+        """Batches of ``batch_size`` windows of all ``waveforms`` in order (the last may be smaller). Only
+        a batch's windows are held, so a ten-hour recording (a memory map of the decode cache) costs a
+        batch of memory, not ten hours of it twice over."""
+        n = self.clip_samples
+        pending, n_pending = [], 0
+        for y in waveforms:
+            starts = self._window_starts(len(y))
+            for k in range(0, len(starts), batch_size):
+                group = starts[k:k + batch_size]
+                # a copy of these samples only: cached audio is a read-only memory map, which torch will not wrap
+                piece = torch.from_numpy(np.array(y[group[0]:group[-1] + n], dtype=np.float32))
+                pending.append(self.windows(piece) if len(y) <= n else
+                               torch.stack([piece[s - group[0]:s - group[0] + n] for s in group]))
+                n_pending += len(group)
+                while n_pending >= batch_size:
+                    clips = torch.cat(pending) if len(pending) > 1 else pending[0]
+                    yield clips[:batch_size]
+                    pending = [clips[batch_size:]]
+                    n_pending -= batch_size
+        if n_pending:
+            yield torch.cat(pending)
 
     @torch.no_grad()
     def predict(self, audio, sr: int | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
@@ -228,12 +256,17 @@ class Classifier(nn.Module):
         self.eval()
         try:
             device = next(self.parameters()).device
-            # a copy: cached audio is a read-only memory map, which torch will not wrap
-            windows = [self.windows(torch.from_numpy(np.array(y, dtype=np.float32))) for y in waveforms]
-            owner = torch.cat([torch.full((len(w),), i) for i, w in enumerate(windows)])
-            clips = torch.cat(windows)
-            values = torch.cat([output(clips[i:i + batch_size].to(device)).float().cpu()
-                                for i in range(0, len(clips), batch_size)])
+            counts = [len(self._window_starts(len(y))) for y in waveforms]
+            owner = torch.repeat_interleave(torch.arange(len(waveforms)), torch.tensor(counts))
+            values, done = None, 0
+            # one array for all the outputs, filled batch by batch: small allocations that outlive each batch
+            # keep glibc from reusing the batch's large ones, and memory grew by gigabytes over ten hours
+            for clips in self._window_batches(waveforms, batch_size):
+                batch = output(clips.to(device)).float().cpu()
+                if values is None:
+                    values = torch.empty((len(owner), *batch.shape[1:]))
+                values[done:done + len(batch)] = batch
+                done += len(batch)
         finally:
             self.train(was_training)
         return values, owner
