@@ -21,8 +21,8 @@ from .common import EXIT_BAD_INPUTS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Form
 
 # in the order `tympan --help` lists them
 COMMANDS = [demo.add, train.add_train, train.add_baseline, train.add_compare, train.add_evaluate, models.add_show,
-            predict.add_predict, predict.add_embed, predict.add_export, models.add_summary, lab.add, datasets.add,
-            serve.add]
+            predict.add_predict, predict.add_embed, predict.add_export, models.add_summary, models.add_import, lab.add,
+            datasets.add, serve.add]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""``tympan show`` and ``summary``: look at a recording, the activations, augmentations or a network."""
+"""``tympan show``, ``summary`` and ``import``: look at a recording, the activations, augmentations or a
+network; bring in a network pretrained elsewhere."""
 
 from __future__ import annotations
 
@@ -104,4 +105,41 @@ def run_summary(args) -> int:
         print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
     else:
         print("\n\n".join(format_summary(r) for r in reports))
+    return EXIT_OK
+
+
+def add_import(commands) -> None:
+    from ..nn.panns import CLIP_SECONDS, PANNS_ARCHS
+
+    parser = add_command(
+        commands, "import", "a network pretrained elsewhere as a model file (PANNs' AudioSet checkpoints)",
+        "Write a published checkpoint as a .tympan model with its front-end and class names, for predict, embed, "
+        "export, serve and transfer learning (--init-from).\n\n"
+        "`tympan import panns CHECKPOINT --out model.tympan`: a PANNs checkpoint (Kong et al. 2020, e.g. "
+        "Cnn14_mAP=0.431.pth from the PANNs' Zenodo record 3987831; download it yourself) with the 527 AudioSet "
+        "classes. It is read with torch.load(weights_only=True) only: a checkpoint that needs code to load is "
+        "refused. Every tensor's name and shape is checked against --arch.")
+    parser.add_argument("source", choices=["panns"], help="where the checkpoint comes from")
+    parser.add_argument("checkpoint", help="the checkpoint file (.pth)")
+    parser.add_argument("--out", required=True, help="the model file to write (.tympan)")
+    parser.add_argument("--arch", default="cnn14", choices=list(PANNS_ARCHS),
+                        help="the checkpoint's network; cnn14_decisionlevelmax gives an events model")
+    parser.add_argument("--sr", type=int, default=None,
+                        help="the sample rate it was trained at: 32000, or 16000 / 8000 for the _16k / _8k "
+                             "checkpoints (default: read from the checkpoint's STFT, else 32000)")
+    parser.add_argument("--clip-seconds", type=float, default=CLIP_SECONDS,
+                        help="seconds scored at once; longer recordings are windowed (AudioSet's clips are 10 s)")
+    add_json(parser)
+    parser.set_defaults(run=run_import)
+
+
+def run_import(args) -> int:
+    from ..nn.pretrained import import_panns
+
+    model = import_panns(args.checkpoint, args.out, arch=args.arch, sr=args.sr, clip_seconds=args.clip_seconds)
+    parameters = sum(p.numel() for p in model.parameters())
+    emit(args, {"out": str(args.out), "architecture": args.arch, "sr": model.sr, "classes": len(model.classes),
+                "task": model.task, "parameters": parameters, "embedding_size": model.network.embedding_size},
+         f"wrote {args.out}: PANNs {args.arch} at {model.sr} Hz, {len(model.classes)} AudioSet classes, "
+         f"{parameters:,} parameters, {model.network.embedding_size}-value embeddings")
     return EXIT_OK

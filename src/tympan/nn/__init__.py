@@ -1,6 +1,7 @@
-"""Networks: activations, layers, the network kinds built from specs, and their summaries."""
+"""Networks: activations, layers, the network kinds built from specs (the PANNs among them), and their
+summaries; ``pretrained`` reads the PANNs' published checkpoints into models."""
 
-from . import activations
+from . import activations, panns  # panns registers the PANNs' network kinds in MODELS
 from .layers import LAYERS
 from .models import MODELS, NetworkSpec, build_network, network_spec
 from .network import Network

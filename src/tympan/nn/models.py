@@ -6,7 +6,8 @@ names only what differs from the defaults::
     {"kind": "cnn", "channels": [16, 32, 64], "activation": "leaky_relu", "dropout": 0.3}
 
 ``MODELS`` lists the kinds: ``perceptron``, ``mlp``, ``cnn`` (the default), ``cnn1d``, ``rnn``, ``lstm``,
-``gru``, ``crnn``, ``transformer``, and ``layers`` (an explicit layer list). Every kind ends with a linear
+``gru``, ``crnn``, ``transformer``, ``layers`` (an explicit layer list), and the pretrained families of
+``tympan.nn.panns`` (``panns_cnn14``, ``panns_cnn10``, ``panns_cnn6``). Every kind ends with a linear
 ``output`` layer of one unit per class, whose values are the logits.
 """
 
@@ -43,6 +44,10 @@ class NetworkSpec:
         if self.dropout and not hidden:
             head.append({"kind": "dropout", "rate": self.dropout})
         return head + [{"kind": "dense", "units": n_classes, "activation": "linear", "name": "output"}]
+
+    def default_frontend(self) -> dict | None:
+        """The front-end this kind is built on when none is named (``None``: Tympan's default log-mel)."""
+        return None
 
     def _pool(self, pooling: str) -> dict:
         return {"kind": "attention_pool"} if pooling == "attention" else {"kind": "global_pool", "mode": pooling}
@@ -132,6 +137,11 @@ class CNN1d(NetworkSpec):
         if blocks:
             blocks[0].update(kernel=self.first_kernel, stride=self.first_stride)
         return [*blocks, self._pool(self.pooling), *self._head(n_classes)]
+
+    def default_frontend(self):
+        from ..defaults import SR
+
+        return {"kind": "waveform", "sr": SR}  # it reads the waveform itself
 
 
 @register("rnn", "lstm", "gru")

@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import read_documents
-from ..defaults import SR
 from ..errors import ConfigError, TympanError
 from ..model_file import SUFFIX, load_model
 from .classifier import Classifier
-from .models import MODELS
+from .models import MODELS, network_spec
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -64,8 +63,8 @@ def named_models(target, n_classes: int = 10, input_seconds: float | None = None
     if path.is_file():
         return _from_spec_file(str(target), n_classes, input_seconds)
     if target in MODELS:
-        # a 1-D CNN reads the waveform itself; every other kind the default log-mel front-end
-        frontend = {"kind": "waveform", "sr": SR} if target == "cnn1d" else None
+        # a 1-D CNN reads the waveform itself, a PANN its own log-mel; the rest the default log-mel front-end
+        frontend = network_spec(target).default_frontend()
         classes = [f"class_{i}" for i in range(n_classes)]
         return [(target, Classifier(frontend, target, classes, input_seconds or 1.0))]
     raise ConfigError(f"{target}: no such file, and not a network kind ({', '.join(MODELS)})")

@@ -13,17 +13,17 @@ it where a layer needs another layout. Going to ``vector`` always takes an expli
 layer, ``flatten``, or a recurrent layer's last state), since it decides what a clip-level model sees.
 
 The layers live in modules by what they do: ``dense``, ``convolution`` (with local pooling), ``pooling`` (to
-one vector per clip) and ``per_value`` (dropout, batch norm, activation), on ``base`` (the ``LAYERS``
-registry and ``Rearrange``); ``tympan.nn.sequence`` adds the recurrent and transformer layers.
+one vector per clip, or per frame) and ``per_value`` (dropout, batch norm, activation), on ``base`` (the
+``LAYERS`` registry and ``Rearrange``); ``tympan.nn.sequence`` adds the recurrent and transformer layers.
 """
 
 # Registration order is the order of LAYERS, which the errors list: these imports stay in this order.
 from .base import LAYERS, Rearrange, register  # isort: skip
 from .dense import ContextDense, Dense, FrameDense, LocallyConnected  # isort: skip
 from .convolution import AvgPool, Conv1dBlock, Conv2dBlock, MaxPool  # isort: skip
-from .pooling import AttentionPool, Flatten, GlobalPool  # isort: skip
+from .pooling import AttentionPool, Flatten, FramePool, FrequencyPool, GlobalPool  # isort: skip
 from .per_value import Activation, BatchNorm, Dropout  # isort: skip
 
 __all__ = ["LAYERS", "Activation", "AttentionPool", "AvgPool", "BatchNorm", "ContextDense", "Conv1dBlock",
-           "Conv2dBlock", "Dense", "Dropout", "Flatten", "FrameDense", "GlobalPool", "LocallyConnected", "MaxPool",
-           "Rearrange", "register"]
+           "Conv2dBlock", "Dense", "Dropout", "Flatten", "FrameDense", "FramePool", "FrequencyPool", "GlobalPool",
+           "LocallyConnected", "MaxPool", "Rearrange", "register"]

@@ -21,8 +21,9 @@ def _pair(value, name: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _pooled(size: int, pool: int) -> int:
-    return math.ceil(size / pool)  # ceil_mode: a short clip never pools down to nothing
+def _pooled(size: int, pool: int, ceil_mode: bool = True) -> int:
+    # ceil_mode: a short clip never pools down to nothing; without it, what is left over is dropped
+    return math.ceil(size / pool) if ceil_mode else size // pool
 
 
 class Rearrange(nn.Module):

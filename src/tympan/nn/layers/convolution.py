@@ -13,7 +13,7 @@ class _ConvBlock(nn.Module):
     """convolution -> batch norm -> activation (repeated ``convs`` times) -> pooling -> dropout."""
 
     def __init__(self, dims: int, in_channels: int, channels: int, kernel, stride, convs: int, activation,
-                 batch_norm: bool, pool, pool_mode: str, dropout: float):
+                 batch_norm: bool, pool, pool_mode: str, dropout: float, ceil_mode: bool = True):
         super().__init__()
         Conv, Norm = (nn.Conv1d, nn.BatchNorm1d) if dims == 1 else (nn.Conv2d, nn.BatchNorm2d)
         if pool_mode not in ("max", "avg"):
@@ -32,7 +32,7 @@ class _ConvBlock(nn.Module):
                 layers.append(Norm(channels))
             layers.append(activations.get(activation))
         if pool != 1 and pool != (1, 1):
-            layers.append(Pool(pool, ceil_mode=True))
+            layers.append(Pool(pool, ceil_mode=bool(ceil_mode)))
         if dropout:
             layers.append(nn.Dropout(dropout))
         self.block = nn.Sequential(*layers)
@@ -50,20 +50,27 @@ class Conv2dBlock(_ConvBlock):
     """2-D convolution block on a time-frequency image: ``image`` -> ``image``.
 
     ``kernel``, ``stride`` and ``pool`` are an integer or ``[bins, frames]``; each filter's weights are
-    shared over every position (a feature map).
+    shared over every position (a feature map). ``ceil_mode``: bins and frames left over when ``pool`` does
+    not divide them make a last, smaller pool (a short clip never pools down to nothing); ``False`` drops
+    them, as PyTorch's pooling does by default and the PANNs were trained with.
     """
 
     accepts = ("image",)
 
     def __init__(self, in_shape, channels: int, kernel=3, stride=1, convs: int = 1, activation="relu",
-                 batch_norm: bool = True, pool=2, pool_mode: str = "max", dropout: float = 0.0):
+                 batch_norm: bool = True, pool=2, pool_mode: str = "max", dropout: float = 0.0,
+                 ceil_mode: bool = True):
         kernel, stride, pool = _pair(kernel, "kernel"), _pair(stride, "stride"), _pair(pool, "pool")
         super().__init__(2, in_shape[0], int(channels), kernel, stride, convs, activation, batch_norm, pool,
-                         pool_mode, dropout)
+                         pool_mode, dropout, ceil_mode)
         f, t = (_conv_size(n, k, s) for n, k, s in zip(in_shape[1:], kernel, stride))
         if f < 1 or t < 1:
             raise ConfigError(f"conv2d: kernel {list(kernel)} is larger than its input {list(in_shape[1:])}")
-        self.out_shape = (int(channels), _pooled(f, pool[0]), _pooled(t, pool[1]))
+        f, t = _pooled(f, pool[0], ceil_mode), _pooled(t, pool[1], ceil_mode)
+        if f < 1 or t < 1:
+            raise ConfigError(f"conv2d: pool {list(pool)} without ceil_mode is larger than its input "
+                              f"{list(in_shape[1:])}")
+        self.out_shape = (int(channels), f, t)
         self.out_layout = "image"
 
 

@@ -1,4 +1,6 @@
-"""From frames to one vector per clip: global pooling, attention pooling, or every value (``flatten``)."""
+"""From frames to one vector per clip: global pooling, attention pooling, or every value (``flatten``); and on
+the way, from an image to one vector per frame (``frequency_pool``) and pooling over neighbouring frames
+(``frame_pool``)."""
 
 from __future__ import annotations
 
@@ -88,3 +90,52 @@ class Flatten(nn.Module):
                               f"{list(x.shape[1:])}: a network that flattens needs clips of the length it "
                               "was built for (clip_seconds)")
         return x.flatten(1)
+
+
+@register("frequency_pool")
+class FrequencyPool(nn.Module):
+    """The mean over an image's frequency bins: one vector of channels per frame. ``image`` (channels, bins,
+    frames) -> ``sequence`` (frames, channels). PANNs pool so before pooling over time, and their per-frame
+    (decision-level) variants classify each of these vectors."""
+
+    accepts = ("image",)
+
+    def __init__(self, in_shape):
+        super().__init__()
+        self.out_shape, self.out_layout = (in_shape[2], in_shape[0]), "sequence"
+
+    def forward(self, x):
+        return x.mean(dim=2).transpose(1, 2)
+
+
+@register("frame_pool")
+class FramePool(nn.Module):
+    """Each frame pooled with its neighbours, ``size`` frames centred on it (stride 1, so the frame rate
+    stays): ``mean``, ``max`` or ``meanmax`` (their sum, as PANNs smooth their frames before a per-frame
+    classifier). Beyond the ends the mean counts zeros and the max ignores them. ``sequence`` -> ``sequence``.
+    """
+
+    accepts = ("sequence",)
+    modes = ("mean", "max", "meanmax")
+
+    def __init__(self, in_shape, size: int = 3, mode: str = "meanmax"):
+        super().__init__()
+        if mode not in self.modes:
+            raise ConfigError(f"frame_pool: mode={mode!r}; choose one of {', '.join(self.modes)}")
+        if size < 1 or size % 2 == 0:
+            raise ConfigError(f"frame_pool: size={size} must be an odd number of frames >= 1")
+        self.size, self.mode = int(size), mode
+        self.out_shape, self.out_layout = tuple(in_shape), "sequence"
+
+    def forward(self, x):
+        x = x.transpose(1, 2)  # (batch, features, frames): pooling runs along the last axis
+        pool = {"kernel_size": self.size, "stride": 1, "padding": self.size // 2}
+        pooled = 0
+        if self.mode in ("max", "meanmax"):
+            pooled = pooled + nn.functional.max_pool1d(x, **pool)
+        if self.mode in ("mean", "meanmax"):
+            pooled = pooled + nn.functional.avg_pool1d(x, **pool)
+        return pooled.transpose(1, 2)
+
+    def extra_repr(self):
+        return f"size={self.size}, mode={self.mode!r}"
