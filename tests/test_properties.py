@@ -1,7 +1,7 @@
 """Properties that hold for every input, not just the hand-picked ones (hypothesis): front-end shapes, floors
 and equality to librosa; splits that never leak a group and stay stratified; timelines whose events never
 overlap, lie inside the recording and are stable under decoding again; model files that load back
-exactly; augmentations that keep shapes and repeat under a seed."""
+exactly; augmentations that keep shapes, repeat under a seed, and keep what they declare they keep."""
 
 import os
 
@@ -196,3 +196,80 @@ def test_augmentations_keep_the_shape_stay_finite_and_repeat_under_a_seed(kind, 
     # p = 0 leaves every example as it was
     unchanged = build([{"kind": kind, "p": 0.0}], sr=8000)[0](y.clone(), 8000, torch.Generator().manual_seed(seed))
     assert torch.equal(unchanged, y)
+
+
+# What each augmentation declares it keeps (``changes`` names what it does not): checked on random inputs.
+SR = 8000
+
+
+def _batch(seed: int, batch: int, n: int) -> torch.Tensor:
+    return 0.1 * torch.randn(batch, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def _dominant_hz(y: torch.Tensor) -> float:
+    spectrum = torch.fft.rfft(y * torch.hann_window(len(y), dtype=y.dtype)).abs()
+    return float(torch.fft.rfftfreq(len(y), 1 / SR)[spectrum.argmax()])
+
+
+@given(seed=st.integers(0, 10_000), batch=st.integers(1, 4), n=st.integers(400, 6000),
+       low=st.floats(-20, 0), span=st.floats(0, 20))
+def test_gain_only_scales_each_example_within_its_range_of_decibels(seed, batch, n, low, span):
+    y = _batch(seed, batch, n)
+    out = build([{"kind": "gain", "p": 1.0, "db": [low, low + span]}], sr=SR)[0](y, SR, torch.Generator().manual_seed(seed))
+    ratio = out / y
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-9)  # one factor per example
+    db = 20 * torch.log10(ratio[:, 0])
+    assert ((db >= low - 1e-9) & (db <= low + span + 1e-9)).all(), db
+
+
+@given(seed=st.integers(0, 10_000), batch=st.integers(1, 4), low=st.floats(0, 30), span=st.floats(0, 10))
+def test_noise_is_added_at_a_signal_to_noise_ratio_in_its_range(seed, batch, low, span):
+    y = _batch(seed, batch, 8000)
+    out = build([{"kind": "noise", "p": 1.0, "snr_db": [low, low + span]}], sr=SR)[0](
+        y, SR, torch.Generator().manual_seed(seed))
+    snr = 10 * torch.log10(y.square().mean(1) / (out - y).square().mean(1))
+    # 8000 samples of white noise estimate its power within a few percent: 0.5 dB is many deviations
+    assert ((snr > low - 0.5) & (snr < low + span + 0.5)).all(), (snr, low, span)
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(400, 4000), max_seconds=st.floats(0.0, 0.1))
+def test_time_shift_only_moves_the_sound_by_at_most_its_maximum_and_fills_with_silence(seed, n, max_seconds):
+    y = _batch(seed, 1, n)
+    out = build([{"kind": "time_shift", "p": 1.0, "max_seconds": max_seconds}], sr=SR)[0](
+        y, SR, torch.Generator().manual_seed(seed))[0].numpy()
+    x, limit = y[0].numpy(), round(max_seconds * SR)
+    matches = []
+    for s in range(-limit, limit + 1):
+        moved = np.zeros_like(x)
+        if abs(s) >= len(x):
+            pass  # moved out entirely: silence
+        elif s >= 0:
+            moved[s:] = x[:len(x) - s]
+        else:
+            moved[:s] = x[-s:]
+        matches.append(np.array_equal(moved, out))
+    assert any(matches)
+
+
+@given(seed=st.integers(0, 10_000), kind=st.sampled_from(["equalize", "reverb"]), silence=st.integers(0, 2000))
+def test_equalize_and_reverb_keep_the_loudness_and_reverb_is_never_heard_before_the_sound(seed, kind, silence):
+    y = _batch(seed, 2, 6000)
+    y[:, :silence] = 0
+    out = build([{"kind": kind, "p": 1.0}], sr=SR)[0](y, SR, torch.Generator().manual_seed(seed))
+    assert torch.allclose(out.square().mean(1).sqrt(), y.square().mean(1).sqrt(), rtol=1e-6)
+    if kind == "reverb":  # a room answers a sound, it does not announce it
+        assert out[:, :silence].abs().max() < 1e-9 * y.abs().max() if silence else True
+
+
+@given(hz=st.floats(300, 1500), rate=st.floats(0.8, 1.25), semitones=st.floats(-3, 3))
+def test_time_stretch_keeps_the_pitch_and_pitch_shift_moves_it_by_its_semitones(hz, rate, semitones):
+    t = torch.arange(SR, dtype=torch.float64) / SR
+    y = (0.5 * torch.sin(2 * np.pi * hz * t))[None]
+    g = torch.Generator().manual_seed(0)
+    stretched = build([{"kind": "time_stretch", "p": 1.0, "rate": [rate, rate]}], sr=SR)[0](y, SR, g)
+    shifted = build([{"kind": "pitch_shift", "p": 1.0, "semitones": [semitones, semitones]}], sr=SR)[0](y, SR, g)
+    assert stretched.shape == shifted.shape == y.shape
+    # a 1-s window resolves 1 Hz; the phase vocoder's 1024-point frames smear a few more
+    assert abs(_dominant_hz(stretched[0]) - hz) < 8, (_dominant_hz(stretched[0]), hz)
+    expected = hz * 2 ** (semitones / 12)
+    assert abs(_dominant_hz(shifted[0]) - expected) < 8 + 0.005 * expected, (_dominant_hz(shifted[0]), expected)
