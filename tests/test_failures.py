@@ -5,6 +5,7 @@ temporary files left behind, and a decode cache that is only ever read back whol
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -63,6 +64,9 @@ def test_training_onto_a_full_disk_fails_clearly_and_a_full_cache_is_done_withou
         assert run.returncode == 0, run.stderr[-3000:]  # a cache only saves time: the run goes on without it
         assert "decode cache" in run.stderr and "cannot be written" in run.stderr
         assert not [p for p in disk.rglob("*") if ".tmp-" in p.name]
+        with sqlite3.connect(disk / "cache" / "index.sqlite") as index:  # its index, written to full, is sound
+            assert index.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        index.close()
         (disk / "filler").unlink()
         (disk / "filler").write_bytes(b"\0" * 200_000)
         run = subprocess.run([sys.executable, "-m", "tympan", "train", "--data", str(tmp_path / "digits.csv"),
@@ -70,6 +74,26 @@ def test_training_onto_a_full_disk_fails_clearly_and_a_full_cache_is_done_withou
                              env={**os.environ, "TYMPAN_CACHE": str(tmp_path / "cache")})
     assert run.returncode == 2 and "No space left on device" in run.stderr, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
+
+
+def test_a_full_disk_while_writing_a_report_keeps_the_previous_report_whole(tmp_path):
+    from tympan.train.report import write_report
+
+    history = [{"epoch": e, "train_loss": 1 / e, "val_accuracy": 0.5 + e / 20} for e in (1, 2, 3)]
+    result = {"classes": ["a", "b"], "epochs": 3, "best_epoch": 3, "history": history,
+              "test": {"n": 4, "accuracy": 0.75, "confusion": [[2, 0], [1, 1]]}}
+    with full_disk(tmp_path / "disk") as disk:
+        written = write_report(disk / "report", result)
+        before = {p.name: p.read_bytes() for p in (disk / "report").iterdir()}
+        assert set(before) == {"metrics.json", "curves.png", "confusion.png", "report.html"}
+        # the new report's metrics fit, its figures and page do not
+        bad_files = [{"path": f"/data/{i:06d}.wav", "reason": "truncated"} for i in range(4000)]
+        (disk / "filler").write_bytes(b"\0" * (600_000 - sum(map(len, before.values())) - 330_000))
+        with pytest.raises(OutputError, match="No space left on device"):
+            write_report(disk / "report", {**result, "bad_files": bad_files})
+        assert {p.name: p.read_bytes() for p in (disk / "report").iterdir()} == before  # old, whole, together
+        assert not [p for p in disk.rglob("*") if ".tmp-" in p.name]
+    assert sorted(written) == ["confusion", "curves", "metrics", "report"]
 
 
 SAVE_FOREVER = """

@@ -1,8 +1,8 @@
 """The training report: metrics as JSON, learning curves and confusion as PNG, and one HTML page with all of it.
 
 The HTML page is a single self-contained file (images inlined as base64), so it can be mailed or archived
-alone and still show everything. Every file is written to a temporary name and renamed, so a reader never
-sees half a report.
+alone and still show everything. The files are written to temporary names and renamed together once all
+are written, so a reader never sees half a report, nor parts of two.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from ..display import plt, save_figure  # display sets the file-only Agg back-end first
-from ..files import write_text
+from ..files import atomic_path
 from .metrics import summarize_folds
 
 MAX_CLASSES_WITH_COUNTS = 30  # beyond this the numbers in the cells overlap and only the colours read
@@ -245,21 +246,26 @@ def write_report(out_dir, result: dict, figures: dict | None = None) -> dict[str
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"metrics": write_text(out_dir / "metrics.json", json.dumps(result, indent=2, default=_plain))}
-    images = {}
-    if result.get("history"):
-        paths["curves"] = save_figure(plot_curves(result["history"], result.get("best_epoch")),
-                                      out_dir / "curves.png")
-        images["learning curves"] = paths["curves"]
-    split, metrics = _confusion_split(result)
-    if split:
-        classes = result.get("classes") or [str(i) for i in range(len(metrics["confusion"]))]
-        accuracy = metrics.get("accuracy")
-        title = f"{split} confusion" + (f", accuracy {accuracy:.3f}" if accuracy is not None else "")
-        paths["confusion"] = save_figure(plot_confusion(metrics["confusion"], classes, title),
-                                         out_dir / "confusion.png")
-        images[f"{split} confusion (rows: true class, normalised)"] = paths["confusion"]
-    images.update(figures or {})
-    inlined = {name: base64.b64encode(path.read_bytes()).decode("ascii") for name, path in images.items()}
-    paths["report"] = write_text(out_dir / "report.html", _html(result, inlined))
+    paths, images = {}, {}
+    # Every file goes to a temporary first; they are moved in place together once all are written, so a
+    # full disk leaves the previous report whole, never new metrics beside an old page.
+    with ExitStack() as files:
+        def beside(kind: str, name: str) -> Path:
+            paths[kind] = out_dir / name
+            return files.enter_context(atomic_path(out_dir / name))
+
+        beside("metrics", "metrics.json").write_text(json.dumps(result, indent=2, default=_plain), encoding="utf-8")
+        if result.get("history"):
+            images["learning curves"] = save_figure(plot_curves(result["history"], result.get("best_epoch")),
+                                                    beside("curves", "curves.png"))
+        split, metrics = _confusion_split(result)
+        if split:
+            classes = result.get("classes") or [str(i) for i in range(len(metrics["confusion"]))]
+            accuracy = metrics.get("accuracy")
+            title = f"{split} confusion" + (f", accuracy {accuracy:.3f}" if accuracy is not None else "")
+            images[f"{split} confusion (rows: true class, normalised)"] = save_figure(
+                plot_confusion(metrics["confusion"], classes, title), beside("confusion", "confusion.png"))
+        images.update(figures or {})
+        inlined = {name: base64.b64encode(path.read_bytes()).decode("ascii") for name, path in images.items()}
+        beside("report", "report.html").write_text(_html(result, inlined), encoding="utf-8")
     return paths
