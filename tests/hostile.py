@@ -2,6 +2,7 @@
 folder of a ``folder`` dataset beside good FSDD recordings, with what Tympan must say of it."""
 
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -9,6 +10,20 @@ import numpy as np
 import soundfile as sf
 
 TEN_HOURS = "ten hours of silence.wav"
+LOCKED = "locked.wav"
+# root reads any file; without these two capabilities it obeys permissions like any user
+NO_READ_ALL = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+               "--inh-caps", "-dac_override,-dac_read_search"]
+
+
+def commands_obey_permissions() -> bool:
+    """Whether the commands a test runs can be refused a file: not root, or root with ``NO_READ_ALL``."""
+    return os.geteuid() != 0 or shutil.which("setpriv") is not None
+
+
+def as_a_user(command: list[str]) -> list[str]:
+    """``command`` run so that file permissions hold for it (root gives up reading everything)."""
+    return NO_READ_ALL + command if os.geteuid() == 0 and shutil.which("setpriv") else command
 
 
 def wav_header(sr: int, channels: int, data_bytes: int, bits: int = 16) -> bytes:
@@ -18,9 +33,11 @@ def wav_header(sr: int, channels: int, data_bytes: int, bits: int = 16) -> bytes
             struct.pack("<I", min(data_bytes, 2**32 - 1)))
 
 
-def make_corpus(root: Path, fsdd: Path) -> dict[str, str | None]:
+def make_corpus(root: Path, fsdd: Path, locks: bool = False) -> dict[str, str | None]:
     """Write the corpus under ``root`` (class folders ``zero`` and ``one``); ``{relative path: None for a
-    file that must be processed, else a part of the reason it must be refused with}``."""
+    file that must be processed, else a part of the reason it must be refused with}``. ``locks``: add a
+    file nobody may read (meaningful when the commands run without root's power to read anything:
+    ``NO_READ_ALL``)."""
     expected: dict[str, str | None] = {}
     for digit, name in (("0", "zero"), ("1", "one")):
         (root / name).mkdir(parents=True, exist_ok=True)
@@ -49,6 +66,10 @@ def make_corpus(root: Path, fsdd: Path) -> dict[str, str | None]:
     os.symlink(bad / "loop b.wav", bad / "loop a.wav")
     os.symlink(bad / "loop a.wav", bad / "loop b.wav")
     expected["zero/loop a.wav"] = expected["zero/loop b.wav"] = "symbolic link that leads nowhere"
+    if locks:
+        (bad / LOCKED).write_bytes(whole)
+        os.chmod(bad / LOCKED, 0)
+        expected[f"zero/{LOCKED}"] = "permission denied"
     # hostile but valid: each is processed
     sf.write(bad / "eight channels.wav", np.tile(y[:, None], (1, 8)), sr)
     expected["zero/eight channels.wav"] = None

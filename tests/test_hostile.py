@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hostile import TEN_HOURS, make_corpus
+from hostile import LOCKED, TEN_HOURS, as_a_user, commands_obey_permissions, make_corpus
 from tympan.model_file import save_model
 from tympan.nn.classifier import Classifier
 from web import request, serving
@@ -39,7 +39,7 @@ MEMORY_KB = 1_500_000  # ten hours at 8 kHz held as float32 would be 1.15 GB on 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, fsdd_dir):
     root = tmp_path_factory.mktemp("hostile")
-    expected = make_corpus(root / "data", fsdd_dir)
+    expected = make_corpus(root / "data", fsdd_dir, locks=commands_obey_permissions())
     models = root / "models"
     models.mkdir()
     save_model(Classifier(FRONTEND, {"kind": "perceptron"}, ["one", "zero"], 1.0, seed=0), models / "digits.tympan")
@@ -47,8 +47,8 @@ def corpus(tmp_path_factory, fsdd_dir):
 
 
 def _tympan(*args, timeout=600, measured=MEASURED, env=None):
-    run = subprocess.run([sys.executable, "-c", measured, *map(str, args)], capture_output=True, text=True,
-                         timeout=timeout, env=env)
+    run = subprocess.run(as_a_user([sys.executable, "-c", measured, *map(str, args)]), capture_output=True,
+                         text=True, timeout=timeout, env=env)
     peak = int(run.stderr.rsplit("peak-rss-kb", 1)[-1].split()[0]) if "peak-rss-kb" in run.stderr else None
     return run, peak
 
@@ -105,8 +105,8 @@ def test_the_server_answers_every_hostile_upload_with_a_clear_status(corpus):
     with serving(root / "models", "--max-upload-mb", "20") as base:
         for name, reason in expected.items():
             path = root / "data" / name
-            if TEN_HOURS in name or not path.exists():
-                continue  # 576 MB is over the upload cap; a symlink loop is nothing to upload
+            if TEN_HOURS in name or LOCKED in name or not path.exists():
+                continue  # 576 MB is over the upload cap; a symlink loop or a locked file is nothing to upload
             status, body = request(f"{base}/api/predict", {"model": "digits"},
                                    {"file": (os.path.basename(name).replace("\n", " "), path.read_bytes())})
             if reason is None:
@@ -138,6 +138,30 @@ def test_train_and_evaluate_list_every_bad_file_and_learn_from_the_rest_ten_hour
     assert report["all"]["n"] == good, report["all"]["n"]  # the ten hours among them, window by window
     evaluated_bad = {os.path.relpath(b["path"], root / "data") for b in report["bad_files"]}
     assert evaluated_bad == set(_bad(expected)) and peak < MEMORY_KB, (evaluated_bad, peak)
+
+
+@pytest.mark.skipif(not commands_obey_permissions(), reason="root here cannot give up reading every file (setpriv)")
+def test_a_folder_nobody_may_read_is_reported_not_silently_left_out(fsdd_dir, tmp_path):
+    for digit, name in (("0", "zero"), ("1", "one"), ("2", "two")):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(2):
+            (tmp_path / "data" / name / f"{digit}_{i}.wav").write_bytes(
+                (fsdd_dir / "recordings" / f"{digit}_jackson_{i}.wav").read_bytes())
+    os.chmod(tmp_path / "data" / "two", 0)  # a whole class
+    try:
+        run, _ = _tympan("datasets", "inspect", tmp_path / "data", "--json")
+        assert run.returncode == 1, run.stderr[-2000:]
+        report = json.loads(run.stdout)
+        assert [(b["path"], "permission denied" in b["reason"]) for b in report["bad"]] == \
+            [(str(tmp_path / "data" / "two"), True)] and report["n_items"] == 4
+        model = tmp_path / "digits.tympan"
+        save_model(Classifier(FRONTEND, {"kind": "perceptron"}, ["one", "zero"], 1.0, seed=0), model)
+        run, _ = _tympan("predict", "--model", model, tmp_path / "data", "--json")
+        assert run.returncode == 1, run.stderr[-2000:]
+        report = json.loads(run.stdout)
+        assert len(report["files"]) == 4 and [b["path"] for b in report["bad"]] == [str(tmp_path / "data" / "two")]
+    finally:
+        os.chmod(tmp_path / "data" / "two", 0o755)  # so that pytest can clean up
 
 
 def test_a_hostile_csv_is_read_with_each_odd_row_named(fsdd_dir, tmp_path):

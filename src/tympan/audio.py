@@ -29,6 +29,7 @@ RESAMPLE_QUALITY = "HQ"
 # follows the samples a file really holds, never the number it announces (4 GB behind an empty body).
 READ_FRAMES = 1 << 20
 BROKEN_LINK = "a symbolic link that leads nowhere (a loop, or its target is missing)"
+PERMISSION_DENIED = "permission denied: this user may not read it (see its permissions, or its folder's)"
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,24 @@ class AudioInfo:
 def _open(path) -> sf.SoundFile:
     """Open ``path`` for reading, turning every way it can fail into an ``AudioError``."""
     path = Path(path)
-    if not path.exists():
-        if path.is_symlink():
-            raise AudioError(path, BROKEN_LINK)
-        raise AudioError(path, "file not found")
-    if path.is_dir():
-        raise AudioError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        if not path.exists():
+            if path.is_symlink():
+                raise AudioError(path, BROKEN_LINK)
+            raise AudioError(path, "file not found")
+        if path.is_dir():
+            os.listdir(path)  # a folder that cannot be listed is named so (a scan hands it over to be reported)
+            raise AudioError(path, "is a folder, not an audio file")
+        if path.stat().st_size == 0:
+            raise AudioError(path, "empty file (0 bytes)")
+    except PermissionError:
+        raise AudioError(path, PERMISSION_DENIED) from None
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
         message = str(error).split(": ", 1)[-1] if ": " in str(error) else str(error)
+        if not _readable(path):  # libsndfile says only "System error"
+            raise AudioError(path, PERMISSION_DENIED) from None
         if path.suffix.lower() in _UNSUPPORTED:
             raise AudioError(
                 path,
@@ -88,6 +95,16 @@ def _open(path) -> sf.SoundFile:
         f.close()
         raise AudioError(path, "no audio samples (zero length)")
     return f
+
+
+def _readable(path: Path) -> bool:
+    try:
+        open(path, "rb").close()
+        return True
+    except PermissionError:
+        return False
+    except OSError:
+        return True  # unreadable for another reason, which libsndfile's message tells
 
 
 def info(path) -> AudioInfo:

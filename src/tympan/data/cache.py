@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio import BROKEN_LINK, info, load, stream
+from ..audio import BROKEN_LINK, PERMISSION_DENIED, info, load, stream
 from ..defaults import default_workers
 from ..errors import AudioError, ConfigError
 from .manifest import BadFile, Item
@@ -111,9 +111,14 @@ class AudioCache:
         if row and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
             return row[2]
         hasher = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as f:
-            while chunk := f.read(_HASH_CHUNK):
-                hasher.update(chunk)
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(_HASH_CHUNK):
+                    hasher.update(chunk)
+        except PermissionError:
+            raise AudioError(path, PERMISSION_DENIED) from None
+        except OSError as error:  # a folder where a file was listed, a disk that fails
+            raise AudioError(path, f"cannot read it ({error.strerror or error})") from None
         digest = hasher.hexdigest()
         try:
             with index:

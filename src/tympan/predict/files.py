@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio import info, is_audio_path, load
+from ..audio import PERMISSION_DENIED, info, is_audio_path, load
 from ..defaults import BATCH_SIZE, MIN_DURATION, SMOOTH, THRESHOLD, TOP_K, default_workers
 from ..errors import AudioError, ConfigError
 from .windows import events, score_windows
@@ -33,9 +33,12 @@ def find_audio(targets) -> tuple[list[Path], list[tuple[str, str]]]:
         if any(ch in target for ch in "*?["):
             found = sorted(Path(p) for p in glob.glob(target, recursive=True) if os.path.isfile(p))
         elif os.path.isdir(target):
-            # a link that leads nowhere is listed too, so that it is reported, not silently left out
-            found = sorted(p for p in Path(target).rglob("*")
-                           if (p.is_file() or (p.is_symlink() and not p.exists())) and is_audio_path(p))
+            # a link that leads nowhere is listed too, so that it is reported, not silently left out; so is a
+            # folder that cannot be read
+            candidates, unreadable = _walk(target)
+            found = sorted(p for p in candidates if (p.is_file() or (p.is_symlink() and not p.exists()))
+                           and is_audio_path(p))
+            bad += [(folder, PERMISSION_DENIED) for folder in unreadable]
         elif os.path.isfile(target) or os.path.islink(target):  # a broken link is reported when opened
             found = [Path(target)]
         else:
@@ -49,6 +52,14 @@ def find_audio(targets) -> tuple[list[Path], list[tuple[str, str]]]:
                 seen.add(real)
                 files.append(path)
     return files, bad
+
+
+def _walk(folder) -> tuple[list[Path], list[str]]:
+    """Every file under ``folder`` (links that lead nowhere included), and the folders that cannot be read."""
+    files, unreadable = [], []
+    for dirpath, _, filenames in os.walk(folder, followlinks=True, onerror=lambda e: unreadable.append(e.filename)):
+        files += [Path(dirpath, name) for name in filenames]
+    return files, unreadable
 
 
 def top_k(scores: np.ndarray, classes, k: int) -> list[dict]:
