@@ -9,11 +9,15 @@ STAMP := $(VENV)/.tympan-installed
 FUZZ_SECONDS ?= 600
 
 # torch first and pinned: on these machines 2.13.0 is a CPU wheel on disk, while an unpinned torch
-# would pull a multi-GB CUDA build. The project itself only asks for torch>=2.2.
+# would pull a multi-GB CUDA build. The project itself only asks for torch>=2.2. Then PANNs' original
+# models.py, the reference of tests/test_panns.py, from frechet-audio-distance without that package's
+# dependencies (CLAP, EnCodec, transformers, torchaudio), which the tests never import and which would
+# replace torch and NumPy.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps frechet-audio-distance==0.3.4
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -38,6 +38,7 @@ ELEMENTWISE = [
     ("tanh", {}, np.tanh, lambda x: 1 - np.tanh(x) ** 2),
     ("arctan", {}, np.arctan, lambda x: 1 / (1 + x ** 2)),
     ("relu", {}, lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
+    ("relu6", {}, lambda x: np.clip(x, 0, 6), lambda x: ((x > 0) & (x < 6)).astype(float)),
     ("leaky_relu", {}, lambda x: np.where(x > 0, x, 0.01 * x), lambda x: np.where(x > 0, 1.0, 0.01)),
     ("leaky_relu", {"slope": 0.2}, lambda x: np.where(x > 0, x, 0.2 * x), lambda x: np.where(x > 0, 1.0, 0.2)),
     ("leaky_relu", {"slope": -1.0}, np.abs, np.sign),
@@ -56,7 +57,7 @@ def test_every_activation_has_a_closed_form_test():
     tested = {name for name, *_ in ELEMENTWISE} | set(VECTOR)
     assert tested == set(ACTIVATIONS), f"activations without a test: {set(ACTIVATIONS) - tested}"
     assert names() == list(ACTIVATIONS)
-    assert len(names()) == 12
+    assert len(names()) == 13
 
 
 @pytest.mark.parametrize("name, params, f, df", ELEMENTWISE, ids=lambda v: v if isinstance(v, str) else None)
@@ -161,7 +162,7 @@ def test_legacy_name_key_still_reads():
 
 
 def test_init_and_repr():
-    he = {"relu", "leaky_relu", "elu", "gelu", "silu", "softplus"}
+    he = {"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "softplus"}
     assert {name for name, cls in ACTIVATIONS.items() if cls.init == "he"} == he
     assert {name for name, cls in ACTIVATIONS.items() if cls.init == "xavier"} == set(ACTIVATIONS) - he
     assert "slope=0.1" in repr(get("leaky_relu", slope=0.1))

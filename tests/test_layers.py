@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from tympan.nn.layers import AttentionPool, ContextDense, FrameDense, GlobalPool, LocallyConnected, Rearrange
+from tympan.nn.layers import (AttentionPool, ContextDense, Conv2dBlock, DepthwiseSeparable, FrameDense, GlobalPool,
+                               InvertedResidual, LocallyConnected, Rearrange)
+from tympan.nn.network import Network
 from tympan.nn.sequence import PatchEmbedding, Recurrent
 
 torch.manual_seed(0)
@@ -96,3 +98,44 @@ def test_patch_embedding_takes_clips_of_any_length():
     x = torch.zeros(1, 1, 32, 16)
     z = layer(x)
     assert not torch.allclose(z[0, 0], z[0, 1])
+
+
+def test_a_depthwise_separable_layer_is_a_convolution_per_channel_then_one_across_channels():
+    layer = DepthwiseSeparable((8, 10, 13), channels=16, pool=2, ceil_mode=False).eval()
+    depthwise, pool, norm, act, pointwise = list(layer.block)[:5]
+    assert depthwise.weight.shape == (8, 1, 3, 3) and pointwise.weight.shape == (16, 8, 1, 1)
+    assert sum(p.numel() for p in layer.parameters()) == 8 * 9 + 16 * 8 + 2 * 8 + 2 * 16  # 9 C + C C' (+ norms)
+    x = torch.randn(2, 8, 10, 13)
+    # channel 3 out of the depthwise step depends on input channel 3 alone
+    one = torch.nn.functional.conv2d(x[:, 3:4], depthwise.weight[3:4], padding=1)
+    torch.testing.assert_close(depthwise(x)[:, 3:4], one)
+    expected = layer.block[4:](act(norm(torch.nn.functional.avg_pool2d(depthwise(x), 2))))  # pooled before the norm
+    assert layer.out_shape == (16, 5, 6) and layer(x).shape == (2, 16, 5, 6)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_an_inverted_residual_adds_its_input_back_only_where_the_shape_is_kept():
+    kept = InvertedResidual((8, 6, 7), channels=8, expansion=6).eval()
+    assert kept.residual and kept.block[0].weight.shape == (48, 8, 1, 1) and kept.block[3].groups == 48
+    with torch.no_grad():
+        kept.block[-1].weight.zero_()  # the projection's batch norm outputs its shift alone...
+        kept.block[-1].bias.fill_(0.5)
+    x = torch.randn(2, 8, 6, 7)
+    torch.testing.assert_close(kept(x), x + 0.5)  # ...and the input comes back around it
+    assert kept(-x).amin() < 0  # no activation after the linear projection
+    pooled = InvertedResidual((8, 6, 7), channels=8, pool=2, ceil_mode=False)
+    wider = InvertedResidual((8, 6, 7), channels=16, expansion=1)
+    assert not pooled.residual and pooled.out_shape == (8, 3, 3) and not wider.residual
+    assert wider.block[0].groups == 8  # expansion 1: no expansion step, the depthwise convolution first
+
+
+def test_a_convolution_pooled_before_its_norm_and_each_convolution_initialised_for_what_follows():
+    block = Conv2dBlock((1, 8, 8), channels=4, pool=2, pool_mode="avg", pool_before_norm=True, activation="relu6")
+    assert [type(m).__name__ for m in block.block] == ["Conv2d", "AvgPool2d", "BatchNorm2d", "ReLU6"]
+    net = Network([{"kind": "conv2d", "channels": 8}, {"kind": "inverted_residual", "channels": 8, "expansion": 4},
+                   {"kind": "global_pool"}, {"kind": "dense", "units": 2, "activation": "linear"}],
+                  in_shape=(8, 8), seed=0)
+    expand, depthwise, project = (m.weight for m in net.layers[1].block if isinstance(m, torch.nn.Conv2d))
+    # He before ReLU6 (std sqrt(2 / fan_in)), Xavier before the linear projection (bound sqrt(6 / fan sum))
+    assert 0.8 < expand.std() / (2 / 8) ** 0.5 < 1.2 and 0.8 < depthwise.std() / (2 / 9) ** 0.5 < 1.2
+    assert project.abs().max() <= (6 / (32 + 8)) ** 0.5  # He-normal weights would pass that bound

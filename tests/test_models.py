@@ -24,7 +24,7 @@ def test_every_model_kind_is_tested():
 
 
 # the PANNs' sizes are fixed by their published checkpoints, too large for a blink: tests/test_panns.py runs them
-PANNS = {"panns_cnn14", "panns_cnn10", "panns_cnn6"}
+PANNS = {"panns_cnn14", "panns_cnn10", "panns_cnn6", "panns_mobilenetv1", "panns_mobilenetv2"}
 
 
 SMALL = {  # default kinds, made small enough to run in a blink; every field still exercised

@@ -1,16 +1,21 @@
 """PANNs checkpoints as Tympan models (``tympan.nn.panns``, ``tympan.nn.pretrained``), checked without the real
-weights: the reference implementation (``panns_inference``'s model code, on ``torchlibrosa``) with random
-weights, saved as PANNs publish their checkpoints, imported, and compared output for output; checkpoints
-checked name by name; and pickles that would run code refused before anything runs.
+weights: the reference implementations with random weights, saved as PANNs publish their checkpoints,
+imported, and compared output for output; checkpoints checked name by name; and pickles that would run code
+refused before anything runs. The references, on ``torchlibrosa``: ``panns_inference``'s model code (CNN14
+and its decision-level variant), and PANNs' own ``models.py`` for every other family (CNN10, CNN6, the
+MobileNets), as the ``frechet_audio_distance`` package ships it.
 
 ``panns_inference`` downloads its label file when imported unless ``~/panns_data/class_labels_indices.csv``
 exists: the fixture points HOME at a folder holding Tympan's own copy, so nothing is fetched.
 """
 
+import importlib.util
 import json
 import math
 import os
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,11 +35,11 @@ from tympan.nn.pretrained import AUDIOSET_LABELS, audioset_classes, import_panns
 pytest.importorskip("torchlibrosa", reason="the PANNs reference (pip install panns-inference torchlibrosa)")
 
 SR = 32000
-# The PANNs paper's parameter counts (Kong et al. 2020, table of complexities), in millions, and the
-# layout PANNs' models.py gives each family: channels per block, kernel, convolutions per block, fc1 units
-PUBLISHED = {"cnn14": (80.8, (64, 128, 256, 512, 1024, 2048), 3, 2, 2048),
-             "cnn10": (5.2, (64, 128, 256, 512), 3, 2, 512),
-             "cnn6": (4.8, (64, 128, 256, 512), 5, 1, 512)}
+# The PANNs paper's parameter counts (Kong et al. 2020, table of complexities), in millions
+PUBLISHED = {"cnn14": 80.8, "cnn10": 5.2, "cnn6": 4.8, "mobilenetv1": 4.8, "mobilenetv2": 4.1}
+# the layout PANNs' models.py gives each CNN: channels per block, kernel, convolutions per block, fc1 units
+LAYOUT = {"cnn14": ((64, 128, 256, 512, 1024, 2048), 3, 2, 2048), "cnn10": ((64, 128, 256, 512), 3, 2, 512),
+          "cnn6": ((64, 128, 256, 512), 5, 1, 512)}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,23 @@ def reference(tmp_path_factory):
         patch.setenv("HOME", str(home))
         models = pytest.importorskip("panns_inference.models")
     return models
+
+
+@pytest.fixture(scope="module")
+def original():
+    """PANNs' own ``pytorch/models.py`` (audioset_tagging_cnn at d2f4b8c, every network of the paper), as
+    ``frechet_audio_distance`` 0.3.4 ships it in ``models/pann.py``: identical but for one relative import.
+    That package's own ``__init__`` imports CLAP, EnCodec and transformers, so it is installed with
+    ``--no-deps`` (``make test`` does) and its ``models`` folder is imported alone, as a package of its own."""
+    found = importlib.util.find_spec("frechet_audio_distance")
+    if found is None:
+        pytest.skip("PANNs' models.py: pip install --no-deps frechet-audio-distance==0.3.4")
+    folder = Path(found.submodule_search_locations[0]) / "models"
+    spec = importlib.util.spec_from_file_location("panns_original", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    package = sys.modules["panns_original"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    return importlib.import_module("panns_original.pann")
 
 
 def _randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -135,6 +157,44 @@ def test_the_decision_level_variant_scores_every_frame_as_the_reference(referenc
     assert (frames.amax(dim=0) - expected["clipwise_output"][0]).abs().max() < 1e-4
 
 
+# PANNs' class, --arch, sample rate: each family but CNN14 (against panns_inference, above), CNN6 at 16 kHz
+ORIGINAL = [("Cnn10", "cnn10", 32000), ("Cnn6", "cnn6", 16000), ("MobileNetV1", "mobilenetv1", 32000),
+            ("MobileNetV2", "mobilenetv2", 32000)]
+
+
+@pytest.mark.parametrize("name, arch, sr", ORIGINAL)
+def test_each_family_gives_the_original_codes_scores_and_embedding(original, tmp_path, capsys, name, arch, sr):
+    """The MobileNets pool before their batch norms, add residuals and cap at 6 (V2): any of it misplaced
+    changes the scores."""
+    torch.manual_seed(0)
+    reference = _randomise(getattr(original, name)(sample_rate=sr, window_size=1024 * sr // SR,
+                                                   hop_size=320 * sr // SR, mel_bins=64, fmin=50,
+                                                   fmax=min(14000, sr // 2), classes_num=527), seed=1)
+    checkpoint, out = tmp_path / f"{name}.pth", tmp_path / f"{arch}.tympan"
+    torch.save({"iteration": 1, "model": reference.state_dict()}, checkpoint)
+    assert main(["import", "panns", str(checkpoint), "--out", str(out), "--arch", arch, "--clip-seconds", "1",
+                 "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    parameters = sum(p.numel() for p in reference.parameters() if p.requires_grad)
+    assert said["parameters"] == parameters and said["sr"] == sr
+    model = tympan.load_model(out)
+    assert summary(model)["total_parameters"] == parameters  # what `tympan summary` counts
+    y = _waveform(sr)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(y)[None])
+        embedding = model.embed(torch.from_numpy(y)[None])[0]
+    scores = model.predict(y, sr=sr)
+    assert scores.shape == (527,) and 0.05 < scores.min() and scores.max() < 0.95
+    assert np.abs(scores - expected["clipwise_output"][0].numpy()).max() < 1e-4
+    assert (embedding - expected["embedding"][0]).abs().max() < 1e-4
+    if arch.startswith("mobilenet"):  # fine-tuning: the batch norms take batch statistics where PANNs' do
+        body = torch.nn.Sequential(*(getattr(model.network.layers, f"features_{i}")
+                                     for i in range(len(reference.features))))
+        x = torch.randn(2, 1, 64, 48, dtype=torch.float64)  # (batch, 1, frames, bins) in PANNs' layout
+        reference.double().train(), body.double().train()
+        torch.testing.assert_close(body(x.transpose(2, 3)), reference.features(x).transpose(2, 3))
+
+
 @pytest.mark.parametrize("sr, fmax", [(32000, 14000), (16000, 8000), (8000, 4000)])
 def test_the_frontend_is_the_references_at_each_sample_rate(sr, fmax):
     from torchlibrosa.stft import LogmelFilterBank, Spectrogram
@@ -166,7 +226,7 @@ def test_gradients_reach_every_parameter_through_the_panns_layers():
 def _panns_state(arch: str, seed: int = 0, frontend_from=None) -> dict:
     """A checkpoint's tensors as PANNs' models.py names and shapes them, from the family's published layout;
     ``frontend_from``: PANNs' fixed front-end tensors, from torchlibrosa at that sample rate."""
-    _, channels, kernel, convs, units = PUBLISHED[arch]
+    channels, kernel, convs, units = LAYOUT[arch]
     g = torch.Generator().manual_seed(seed)
     state = {}
 
@@ -198,13 +258,12 @@ def _panns_state(arch: str, seed: int = 0, frontend_from=None) -> dict:
     return state
 
 
-@pytest.mark.parametrize("arch", ["cnn14", "cnn10", "cnn6"])
+@pytest.mark.parametrize("arch", list(PUBLISHED))
 def test_each_family_has_the_published_parameter_count(arch):
-    millions = PUBLISHED[arch][0]
     model = Classifier(panns_frontend(), f"panns_{arch}", audioset_classes(), 1.0, True)
     parameters = sum(p.numel() for p in model.parameters())
-    assert round(parameters / 1e6, 1) == millions
-    if arch != "cnn14":  # CNN14's tensors are the reference's, above; these are from PANNs' published layout
+    assert round(parameters / 1e6, 1) == PUBLISHED[arch]
+    if arch in ("cnn10", "cnn6"):  # also from PANNs' published layout, without the reference code
         state = _panns_state(arch)
         assert parameters == sum(t.numel() for name, t in state.items() if "running" not in name
                                  and "num_batches" not in name)

@@ -123,7 +123,8 @@ def add_import(commands) -> None:
     parser.add_argument("checkpoint", help="the checkpoint file (.pth)")
     parser.add_argument("--out", required=True, help="the model file to write (.tympan)")
     parser.add_argument("--arch", default="cnn14", choices=list(PANNS_ARCHS),
-                        help="the checkpoint's network; cnn14_decisionlevelmax gives an events model")
+                        help="the checkpoint's network (MobileNetV1_mAP=0.389.pth: mobilenetv1); "
+                             "cnn14_decisionlevelmax gives an events model")
     parser.add_argument("--sr", type=int, default=None,
                         help="the sample rate it was trained at: 32000, or 16000 / 8000 for the _16k / _8k "
                              "checkpoints (default: read from the checkpoint's STFT, else 32000)")

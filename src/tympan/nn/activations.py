@@ -212,6 +212,12 @@ class ReLU(ActivationFunction):
     init, forward = "he", staticmethod(torch.relu)
 
 
+@register("relu6")
+class ReLU6(ActivationFunction):
+    """min(max(0, x), 6): a ReLU capped at 6, as MobileNetV2 uses; derivative 1 on (0, 6), 0 elsewhere."""
+    init, forward = "he", staticmethod(F.relu6)
+
+
 @register("leaky_relu")
 class LeakyReLU(ActivationFunction):
     """x for x >= 0, ``slope * x`` below, so an off unit still passes a gradient; any finite slope (-1 gives |x|)."""

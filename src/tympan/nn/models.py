@@ -7,7 +7,8 @@ names only what differs from the defaults::
 
 ``MODELS`` lists the kinds: ``perceptron``, ``mlp``, ``cnn`` (the default), ``cnn1d``, ``rnn``, ``lstm``,
 ``gru``, ``crnn``, ``transformer``, ``layers`` (an explicit layer list), and the pretrained families of
-``tympan.nn.panns`` (``panns_cnn14``, ``panns_cnn10``, ``panns_cnn6``). Every kind ends with a linear
+``tympan.nn.panns`` (``panns_cnn14``, ``panns_cnn10``, ``panns_cnn6``, ``panns_mobilenetv1``,
+``panns_mobilenetv2``). Every kind ends with a linear
 ``output`` layer of one unit per class, whose values are the logits.
 """
 

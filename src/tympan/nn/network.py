@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from . import activations
-from .layers import LAYERS, LocallyConnected, Rearrange
+from .layers import LAYERS, DepthwiseSeparable, InvertedResidual, LocallyConnected, Rearrange
 from .layers.convolution import _ConvBlock
 from .layers.dense import _Units
 from .sequence import Recurrent, Transformer
@@ -176,9 +176,14 @@ def _weighted(layer: nn.Module):
     """``(module, activation after it or None)`` for each part of a layer that has weights."""
     if isinstance(layer, _Units):
         yield (layer if isinstance(layer, LocallyConnected) else layer.linear), layer.activation
-    elif isinstance(layer, _ConvBlock):
-        act = next(m for m in layer.block if isinstance(m, activations.ActivationFunction))
-        yield from ((m, act) for m in layer.block if isinstance(m, (nn.Conv1d, nn.Conv2d)))
+    elif isinstance(layer, (_ConvBlock, DepthwiseSeparable, InvertedResidual)):
+        # each convolution with the activation after it; none (Xavier) for a linear one, as a projection
+        convolution, steps = (nn.Conv1d, nn.Conv2d), list(layer.block)
+        for i, m in enumerate(steps):
+            if isinstance(m, convolution):
+                act = next((s for s in steps[i + 1:]
+                            if isinstance(s, (*convolution, activations.ActivationFunction))), None)
+                yield m, act if isinstance(act, activations.ActivationFunction) else None
     elif isinstance(layer, Transformer):
         for block in layer.blocks:
             yield block.attention.qkv, None

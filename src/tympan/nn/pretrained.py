@@ -185,8 +185,9 @@ def read_panns(path, arch: str = "cnn14", sr: int | None = None, clip_seconds: f
     path : str or Path
         The checkpoint, e.g. ``Cnn14_mAP=0.431.pth`` (``{"model": state_dict, ...}``) or a bare state dict.
     arch : str
-        ``cnn14``, ``cnn10``, ``cnn6`` (a clip model: 527 sigmoid scores per clip) or
-        ``cnn14_decisionlevelmax`` (an events model: scores per 0.32-s frame, the clip's score its best frame's).
+        ``cnn14``, ``cnn10``, ``cnn6``, ``mobilenetv1``, ``mobilenetv2`` (a clip model: 527 sigmoid scores per
+        clip) or ``cnn14_decisionlevelmax`` (an events model: scores per 0.32-s frame, the clip's score its best
+        frame's).
     sr : int or None
         The sample rate the network was trained at (32000; 16000 and 8000 for the ``_16k`` and ``_8k``
         variants); ``None`` reads it from the checkpoint's STFT, else 32000.

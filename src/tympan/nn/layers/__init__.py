@@ -12,7 +12,8 @@ chain them and the summary can print them. ``Rearrange`` moves between layouts; 
 it where a layer needs another layout. Going to ``vector`` always takes an explicit step (a pooling
 layer, ``flatten``, or a recurrent layer's last state), since it decides what a clip-level model sees.
 
-The layers live in modules by what they do: ``dense``, ``convolution`` (with local pooling), ``pooling`` (to
+The layers live in modules by what they do: ``dense``, ``convolution`` (with local pooling), ``separable``
+(MobileNets' depthwise-separable convolutions and inverted residuals), ``pooling`` (to
 one vector per clip, or per frame) and ``per_value`` (dropout, batch norm, activation), on ``base`` (the
 ``LAYERS`` registry and ``Rearrange``); ``tympan.nn.sequence`` adds the recurrent and transformer layers.
 """
@@ -21,9 +22,10 @@ one vector per clip, or per frame) and ``per_value`` (dropout, batch norm, activ
 from .base import LAYERS, Rearrange, register  # isort: skip
 from .dense import ContextDense, Dense, FrameDense, LocallyConnected  # isort: skip
 from .convolution import AvgPool, Conv1dBlock, Conv2dBlock, MaxPool  # isort: skip
+from .separable import DepthwiseSeparable, InvertedResidual  # isort: skip
 from .pooling import AttentionPool, Flatten, FramePool, FrequencyPool, GlobalPool  # isort: skip
 from .per_value import Activation, BatchNorm, Dropout  # isort: skip
 
 __all__ = ["LAYERS", "Activation", "AttentionPool", "AvgPool", "BatchNorm", "ContextDense", "Conv1dBlock",
-           "Conv2dBlock", "Dense", "Dropout", "Flatten", "FrameDense", "FramePool", "FrequencyPool", "GlobalPool",
-           "LocallyConnected", "MaxPool", "Rearrange", "register"]
+           "Conv2dBlock", "Dense", "DepthwiseSeparable", "Dropout", "Flatten", "FrameDense", "FramePool",
+           "FrequencyPool", "GlobalPool", "InvertedResidual", "LocallyConnected", "MaxPool", "Rearrange", "register"]

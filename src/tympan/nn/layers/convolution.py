@@ -10,10 +10,12 @@ from .base import _pair, _pooled, register
 
 
 class _ConvBlock(nn.Module):
-    """convolution -> batch norm -> activation (repeated ``convs`` times) -> pooling -> dropout."""
+    """convolution -> batch norm -> activation (repeated ``convs`` times) -> pooling -> dropout; with
+    ``pool_before_norm``, the pooling right after the first convolution instead."""
 
     def __init__(self, dims: int, in_channels: int, channels: int, kernel, stride, convs: int, activation,
-                 batch_norm: bool, pool, pool_mode: str, dropout: float, ceil_mode: bool = True):
+                 batch_norm: bool, pool, pool_mode: str, dropout: float, ceil_mode: bool = True,
+                 pool_before_norm: bool = False):
         super().__init__()
         Conv, Norm = (nn.Conv1d, nn.BatchNorm1d) if dims == 1 else (nn.Conv2d, nn.BatchNorm2d)
         if pool_mode not in ("max", "avg"):
@@ -21,6 +23,7 @@ class _ConvBlock(nn.Module):
         Pool = getattr(nn, f"{pool_mode.capitalize()}Pool{dims}d")
         if convs < 1:
             raise ConfigError(f"convs={convs}: a convolution block needs at least one convolution")
+        pooling = Pool(pool, ceil_mode=bool(ceil_mode)) if pool != 1 and pool != (1, 1) else None
         layers = []
         for i in range(convs):
             k, s = kernel, (stride if i == 0 else 1)
@@ -28,11 +31,13 @@ class _ConvBlock(nn.Module):
             padding = tuple(v // 2 for v in k) if dims == 2 else k // 2
             # a bias before batch norm is cancelled by its mean subtraction: leave it out
             layers.append(Conv(in_channels if i == 0 else channels, channels, k, s, padding, bias=not batch_norm))
+            if pool_before_norm and i == 0:  # an identity where it does not pool: the modules keep their places
+                layers.append(pooling or nn.Identity())
             if batch_norm:
                 layers.append(Norm(channels))
             layers.append(activations.get(activation))
-        if pool != 1 and pool != (1, 1):
-            layers.append(Pool(pool, ceil_mode=bool(ceil_mode)))
+        if pooling is not None and not pool_before_norm:
+            layers.append(pooling)
         if dropout:
             layers.append(nn.Dropout(dropout))
         self.block = nn.Sequential(*layers)
@@ -52,17 +57,19 @@ class Conv2dBlock(_ConvBlock):
     ``kernel``, ``stride`` and ``pool`` are an integer or ``[bins, frames]``; each filter's weights are
     shared over every position (a feature map). ``ceil_mode``: bins and frames left over when ``pool`` does
     not divide them make a last, smaller pool (a short clip never pools down to nothing); ``False`` drops
-    them, as PyTorch's pooling does by default and the PANNs were trained with.
+    them, as PyTorch's pooling does by default and the PANNs were trained with. ``pool_before_norm``: the
+    pooling comes right after the first convolution, before its batch norm and activation, where a MobileNet
+    strides (PANNs' MobileNets pool so; ``tympan.nn.layers.separable``).
     """
 
     accepts = ("image",)
 
     def __init__(self, in_shape, channels: int, kernel=3, stride=1, convs: int = 1, activation="relu",
                  batch_norm: bool = True, pool=2, pool_mode: str = "max", dropout: float = 0.0,
-                 ceil_mode: bool = True):
+                 ceil_mode: bool = True, pool_before_norm: bool = False):
         kernel, stride, pool = _pair(kernel, "kernel"), _pair(stride, "stride"), _pair(pool, "pool")
         super().__init__(2, in_shape[0], int(channels), kernel, stride, convs, activation, batch_norm, pool,
-                         pool_mode, dropout, ceil_mode)
+                         pool_mode, dropout, ceil_mode, bool(pool_before_norm))
         f, t = (_conv_size(n, k, s) for n, k, s in zip(in_shape[1:], kernel, stride))
         if f < 1 or t < 1:
             raise ConfigError(f"conv2d: kernel {list(kernel)} is larger than its input {list(in_shape[1:])}")
