@@ -152,7 +152,9 @@ SECTIONS = {"data": DataConfig, "train": TrainConfig, "transfer": TransferConfig
 
 
 def _merge(config: Config, overrides: dict, where: str) -> Config:
-    unknown = sorted(set(overrides) - {"data", "frontend", "network", "train", "augment", "transfer", "postprocess"})
+    # str(): a YAML key may be anything (a bare "?" is a key None), and only names are sections or options
+    unknown = sorted(str(key) for key in overrides
+                     if key not in {"data", "frontend", "network", "train", "augment", "transfer", "postprocess"})
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; sections are data, frontend, "
                           "network, train, augment, transfer, postprocess")
@@ -168,7 +170,7 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
             raise ConfigError(f"{where}: section {section} must be a mapping of keys to values")
         if section in SECTIONS:
             names = {f.name for f in dataclasses.fields(SECTIONS[section])}
-            bad = sorted(set(settings) - names)
+            bad = sorted(str(key) for key in settings if key not in names)
             if bad:
                 raise ConfigError(f"{where}: unknown {section} option(s) {', '.join(bad)}; {section} takes "
                                   f"{', '.join(sorted(names))}")
