@@ -71,6 +71,8 @@ def test_every_kind_exports_to_torchscript_and_all_but_recurrent_ones_to_onnx(ki
         with pytest.raises(ConfigError, match="--format torchscript"):
             export(model, tmp_path / "m.onnx", "onnx")
         assert not (tmp_path / "m.onnx").exists()
-    elif kind in ("cnn", "transformer", "cnn1d"):  # the others share their layers; ONNX export takes seconds
+    # the others share their layers (ONNX export takes seconds); a PANNs MobileNet pools five times, so the
+    # graph's least input length is the network's, found by the exporter, not a fixed one
+    elif kind in ("cnn", "transformer", "cnn1d", "panns_mobilenetv2"):
         session = ort.InferenceSession(str(export(model, tmp_path / "m.onnx", "onnx")))
         assert np.abs(session.run(None, {"waveform": y.numpy()})[0] - ours).max() < 1e-4

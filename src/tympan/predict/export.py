@@ -77,7 +77,8 @@ def export(model, out, format: str = "onnx") -> Path:
                          frame_seconds=model.frame_seconds, postprocess=model.config()["postprocess"])
     with atomic_path(out) as tmp:
         if format == "onnx":
-            _onnx(wrapper, example, tmp, described, fixed=_fixed_length(model))
+            fixed = _fixed_length(model)
+            _onnx(wrapper, example, tmp, described, fixed, None if fixed else _shortest_input(wrapper, example))
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.jit is deprecated upstream, yet what LibTorch loads
@@ -86,7 +87,31 @@ def export(model, out, format: str = "onnx") -> Path:
     return out
 
 
-def _onnx(wrapper, example, path: Path, described: dict, fixed: bool) -> None:
+def _shortest_input(wrapper, example: torch.Tensor, start: int = 2048) -> int:
+    """The fewest samples the network takes, which the ONNX graph declares as its least input length: from
+    ``start``, doubled until a forward pass works (pooling layers need enough frames: PANNs' CNN14 at 32 kHz
+    wants 4800), then narrowed down by bisection. At most the example's length."""
+    def works(n: int) -> bool:
+        try:
+            with torch.no_grad():
+                wrapper(torch.zeros(1, n))
+            return True
+        except RuntimeError:
+            return False
+
+    longest, low = example.shape[1], start
+    high = start
+    while high < longest and not works(high):
+        low, high = high, min(2 * high, longest)
+    if high == start:
+        return start
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if works(middle) else (middle, high)
+    return high
+
+
+def _onnx(wrapper, example, path: Path, described: dict, fixed: bool, shortest: int | None = None) -> None:
     import importlib.util
 
     try:
@@ -97,7 +122,7 @@ def _onnx(wrapper, example, path: Path, described: dict, fixed: bool) -> None:
         raise ConfigError("export to ONNX needs the onnx and onnxscript packages: pip install onnx onnxscript "
                           "(and onnxruntime to run the result)") from None
     batch = torch.export.Dim("batch", min=1, max=4096)
-    shapes = {0: batch} if fixed else {0: batch, 1: torch.export.Dim("samples", min=2048, max=2**31 - 1)}
+    shapes = {0: batch} if fixed else {0: batch, 1: torch.export.Dim("samples", min=shortest, max=2**31 - 1)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(wrapper, (example,), dynamo=True, dynamic_shapes={"y": shapes},
