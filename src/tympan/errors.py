@@ -37,3 +37,15 @@ class OutputError(TympanError):
 
 class TrainingError(TympanError):
     """Training cannot go on: the loss became NaN or infinite (the weights with it)."""
+
+
+def unknown_names(given, accepted) -> list[str]:
+    """The keys of ``given`` that ``accepted`` lacks, as sorted text: a YAML key may be anything (a bare
+    ``?`` is a key ``None``, ``1`` a number), and an error naming them must not fail on it.
+
+    Examples
+    --------
+    >>> unknown_names({"n_fft": 512, None: 1, 3: 2}, ["n_fft"])
+    ['3', 'None']
+    """
+    return sorted(str(key) for key in given if key not in accepted)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from ..defaults import SR, spectral_params
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_names
 from ..registry import Registry
 from .cepstral import MFCC
 from .clips import transform_clips
@@ -80,7 +80,7 @@ def resolve_frontend(config: dict | None = None) -> tuple[type, dict]:
     accepted = _defaults(cls)
     if cls is Spectrogram:
         accepted = {**accepted, "sr": DEFAULT_FRONTEND["sr"], "power": 1.0}
-    unknown = sorted(set(config) - set(accepted))
+    unknown = unknown_names(config, accepted)
     if unknown:
         raise ConfigError(f"frontend {kind}: unknown option(s) {', '.join(unknown)}; "
                           f"it takes {', '.join(sorted(accepted))}")

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..defaults import BATCH_SIZE
-from ..errors import AudioError, ConfigError
+from ..errors import AudioError, ConfigError, unknown_names
 from ..frontend import build_frontend
 from .models import build_network, network_spec
 
@@ -118,7 +118,7 @@ class Classifier(nn.Module):
         defaults (log-mel at 16 kHz, the CNN, ``n_classes`` classes, 1-second clips)."""
         known = {"name", "description", "frontend", "network", "classes", "n_classes", "clip_seconds",
                  "multi_label"}
-        unknown = sorted(set(spec) - known)
+        unknown = unknown_names(spec, known)
         if unknown:
             raise ConfigError(f"spec: unknown key(s) {', '.join(unknown)}; a spec takes {', '.join(sorted(known))}")
         n = int(spec.get("n_classes", n_classes))

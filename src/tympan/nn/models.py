@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_names
 from ..registry import Registry, legacy_name_as_kind
 from .network import INITS, Network
 
@@ -322,7 +322,7 @@ def network_spec(spec: dict | str | NetworkSpec | None = None) -> NetworkSpec:
     if isinstance(spec.get("activation"), dict):  # written as {kind: ...}, whatever older files said
         spec["activation"] = legacy_name_as_kind(spec["activation"])
     names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(spec) - set(names))
+    unknown = unknown_names(spec, names)
     if unknown:
         raise ConfigError(f"network {kind}: unknown field(s) {', '.join(unknown)}; "
                           f"{kind} takes {', '.join(sorted(names))}")

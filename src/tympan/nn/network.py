@@ -14,7 +14,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_names
 from . import activations
 from .layers import LAYERS, DepthwiseSeparable, InvertedResidual, LocallyConnected, Rearrange
 from .layers.convolution import _ConvBlock
@@ -29,7 +29,7 @@ def _check_params(kind: str, cls, params: dict, where: str) -> None:
     accepted = [name for name in signature if name not in ("self", "in_shape", "layout")]
     if any(p.kind is p.VAR_KEYWORD for p in signature.values()):
         return
-    unknown = sorted(set(params) - set(accepted))
+    unknown = unknown_names(params, accepted)
     if unknown:
         raise ConfigError(f"{where} ({kind}): unknown option(s) {', '.join(unknown)}; "
                           f"{kind} takes {', '.join(accepted)}")

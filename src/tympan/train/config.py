@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..config import read_documents
 from ..defaults import SR, TEST_FRACTION, VAL_FRACTION, spectral_params
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_names
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -152,9 +152,7 @@ SECTIONS = {"data": DataConfig, "train": TrainConfig, "transfer": TransferConfig
 
 
 def _merge(config: Config, overrides: dict, where: str) -> Config:
-    # str(): a YAML key may be anything (a bare "?" is a key None), and only names are sections or options
-    unknown = sorted(str(key) for key in overrides
-                     if key not in {"data", "frontend", "network", "train", "augment", "transfer", "postprocess"})
+    unknown = unknown_names(overrides, {"data", "frontend", "network", "train", "augment", "transfer", "postprocess"})
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; sections are data, frontend, "
                           "network, train, augment, transfer, postprocess")
@@ -170,7 +168,7 @@ def _merge(config: Config, overrides: dict, where: str) -> Config:
             raise ConfigError(f"{where}: section {section} must be a mapping of keys to values")
         if section in SECTIONS:
             names = {f.name for f in dataclasses.fields(SECTIONS[section])}
-            bad = sorted(str(key) for key in settings if key not in names)
+            bad = unknown_names(settings, names)
             if bad:
                 raise ConfigError(f"{where}: unknown {section} option(s) {', '.join(bad)}; {section} takes "
                                   f"{', '.join(sorted(names))}")
