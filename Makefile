@@ -49,10 +49,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/serve.py
 
-# Each fuzz target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=3600 for a night); crashes land in fuzz/crashes/
+# Each fuzz target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=3600 for a night); crashes land in fuzz/crashes/;
+# a crash stops its target, not the others, and the run fails at the end
 fuzz: $(STAMP)
-	for target in audio layouts config model_file upload; do \
-	  $(BIN)/python fuzz/run.py $$target --seconds $(FUZZ_SECONDS) || exit 1; done
+	status=0; for target in audio layouts config model_file upload; do \
+	  $(BIN)/python fuzz/run.py $$target --seconds $(FUZZ_SECONDS) || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) tympan-demo .pytest_cache
