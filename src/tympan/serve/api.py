@@ -12,6 +12,7 @@ when full) with a time limit each; with a token, every request must carry it (``
 or ``?token=T`` for a page's links).
 """
 
+import asyncio
 import hmac
 import json
 import shutil
@@ -162,9 +163,15 @@ def create_app(models, token: str | None = None, limits: Limits = Limits(), runs
             batch=lambda chosen, items: _predict_clips(chosen, items, options))
         # a clip's upload is saved at once; a large one is written from a thread, not the event loop
         job = submit() if (file.size or 0) <= SMALL_UPLOAD else await run_in_threadpool(submit)
-        if not await job.until_done(limits.time_limit + 5):
+        try:
+            ended = await job.until_done(limits.time_limit + 5)
+        except asyncio.CancelledError:  # the client left: its work stops at the next block
             job.cancelled.set()
-        jobs.forget(job.id)
+            raise
+        finally:
+            jobs.forget(job.id)  # nothing is kept of a prediction answered (or abandoned) at once
+        if not ended:
+            job.cancelled.set()
         if job.status == "failed":
             raise HTTPException(job.code or 500, job.error)
         if job.status != "done":
