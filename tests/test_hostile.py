@@ -2,12 +2,15 @@
 reason, the good ones processed, the documented exit code, and memory bounded (a ten-hour recording is
 streamed, or read through the decode cache's memory map, never held whole)."""
 
+import io
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from hostile import LOCKED, TEN_HOURS, as_a_user, commands_obey_permissions, make_corpus
 from tympan.model_file import save_model
@@ -113,6 +116,12 @@ def test_the_server_answers_every_hostile_upload_with_a_clear_status(corpus):
                 assert status == 200, (name, body)
             else:
                 assert status == 400 and reason.lower() in body["detail"].lower(), (name, status, body)
+        # a good upload past 1 MB, which the server writes from a thread, not its event loop
+        y, sr = sf.read(root / "data" / "one" / "1_jackson_0.wav", dtype="float32")
+        big = io.BytesIO()
+        sf.write(big, np.tile(y, 1 + 2_000_000 // (4 * len(y))), sr, format="WAV", subtype="FLOAT")
+        status, body = request(f"{base}/api/predict", {"model": "digits"}, {"file": ("big.wav", big.getvalue())})
+        assert len(big.getvalue()) > 2_000_000 and status == 200 and body["files"][0]["file"] == "big.wav", body
         assert request(f"{base}/api/health")[0] == 200  # still up
 
 
