@@ -242,7 +242,11 @@ def parse_set(pairs: list[str]) -> dict:
         if not sep or not dot or not name:
             raise ConfigError(f"--set {pair!r}: expected SECTION.KEY=VALUE (e.g. --set train.epochs=20), or "
                               "frontend={...} / network={...} to replace a whole section")
-        overrides.setdefault(section, {})[name] = value
+        current = overrides.setdefault(section, {})
+        if not isinstance(current, dict):  # augment=[...] earlier: a list, which has no keys to set
+            raise ConfigError(f"--set {pair!r}: {section} is a list, set as a whole (--set {section}=[...]); "
+                              f"it has no {name!r} to set")
+        current[name] = value
     return overrides
 
 
