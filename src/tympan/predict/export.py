@@ -90,7 +90,7 @@ def export(model, out, format: str = "onnx") -> Path:
 def _shortest_input(wrapper, example: torch.Tensor, start: int = 2048) -> int:
     """The fewest samples the network takes, which the ONNX graph declares as its least input length: from
     ``start``, doubled until a forward pass works (pooling layers need enough frames: PANNs' CNN14 at 32 kHz
-    wants 4800), then narrowed down by bisection. At most the example's length."""
+    wants 9920), then narrowed down by bisection. At most the example's length."""
     def works(n: int) -> bool:
         try:
             with torch.no_grad():

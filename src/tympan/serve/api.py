@@ -101,12 +101,13 @@ class Limits(NamedTuple):
     sessions: int = 4  # playground sessions at once
 
 
-async def predict_options(top_k: int = Form(TOP_K, description="labels to give per file"),
-                    threshold: float = Form(THRESHOLD, description="score a window needs to be an event"),
-                    window: float | None = Form(None, description="window length in s (default: the model's clip)"),
-                    hop: float | None = Form(None, description="seconds between windows (default: half a window)"),
-                    smooth: int = Form(SMOOTH, description="windows in the moving average of the scores"),
-                    min_duration: float = Form(MIN_DURATION, description="drop events shorter than this (s)")) -> dict:
+async def predict_options(
+        top_k: int = Form(TOP_K, description="labels to give per file"),
+        threshold: float = Form(THRESHOLD, description="score a window needs to be an event"),
+        window: float | None = Form(None, description="window length in s (default: the model's clip)"),
+        hop: float | None = Form(None, description="seconds between windows (default: half a window)"),
+        smooth: int = Form(SMOOTH, description="windows in the moving average of the scores"),
+        min_duration: float = Form(MIN_DURATION, description="drop events shorter than this (s)")) -> dict:
     """``tympan predict``'s options as form fields, shared by ``/api/predict`` and ``/api/jobs``, as
     ``predict_files`` takes them (async only so FastAPI calls it in place, not through a thread pool)."""
     return {"top": top_k, "threshold": threshold, "window_seconds": window, "hop_seconds": hop, "smooth": smooth,

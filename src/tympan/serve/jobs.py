@@ -42,24 +42,29 @@ class Job:
     finished: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
-    _waiters: list = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _waiters: list = field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     async def until_done(self, timeout: float) -> bool:
         """Wait, without holding a thread, until the job ends or ``timeout`` s pass; whether it ended."""
         loop = asyncio.get_running_loop()
         ended = loop.create_future()
-        wake = lambda: loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))  # noqa: E731
-        with self._lock:
-            if not self.done.is_set():
-                self._waiters.append(wake)
-                wake = None
-        if wake is None:
+
+        def wake():  # from the worker's thread
             try:
-                await asyncio.wait_for(ended, timeout)
-            except asyncio.TimeoutError:
-                return False
-        return True
+                loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+            except RuntimeError:  # the server stopped and its loop with it: nobody waits any more
+                pass
+
+        with self._lock:
+            if self.done.is_set():
+                return True
+            self._waiters.append(wake)
+        try:
+            await asyncio.wait_for(ended, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     def _ended(self) -> None:
         with self._lock:

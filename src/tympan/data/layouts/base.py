@@ -80,7 +80,8 @@ def _scan(folder: Path, recursive: bool = False) -> list[Path]:
     found = []
     # a folder that cannot be read is listed among the files, so that it is reported (permission denied)
     # with the bad recordings instead of silently holding nothing
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True, onerror=lambda e: found.append(Path(e.filename))):
+    unreadable = lambda error: found.append(Path(error.filename))  # noqa: E731
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True, onerror=unreadable):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")] if recursive else []
         found += [Path(dirpath, n) for n in filenames
                   if not n.startswith(".") and os.path.splitext(n)[1].lower() not in SIDECAR_EXTENSIONS]
