@@ -185,6 +185,24 @@ def test_training_with_augmentation_and_mixup_learns_and_repeats_exactly(clips):
     assert run_plain["history"][-1]["train_loss"] != run_a["history"][-1]["train_loss"]  # it did something
 
 
+def test_batches_augmented_in_several_threads_are_those_of_one_thread_in_order():
+    from tympan.augment import build as build_augmentations
+    from tympan.train.loop import augmented
+
+    augmentations = build_augmentations([{"kind": "pitch_shift", "p": 0.5, "semitones": [-2, 2]},
+                                         {"kind": "time_shift", "p": 0.5, "max_seconds": 0.05},
+                                         {"kind": "gain", "p": 0.5}], {}, sr=8000)
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(4, 8000, generator=g), torch.randint(0, 2, (4, 25, 3), generator=g).float(), 4)
+               for _ in range(7)]
+    one, several = (list(augmented(iter(batches), augmentations, 8000, seed=5, frame_samples=320, workers=w))
+                    for w in (1, 3))
+    assert len(one) == len(several) == 7
+    for (waves, targets, _, _), (waves_3, targets_3, _, _) in zip(one, several):
+        assert torch.equal(waves, waves_3) and torch.equal(targets, targets_3)
+    assert not all(torch.equal(a[0], b[0]) for a, b in zip(one, batches))  # it augmented
+
+
 def test_an_augmentation_against_what_labels_depend_on_is_refused_by_train(digits_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("refused")
     result = tympan_cli("train", "--data", digits_csv, "--out", out, *SMALL, "--set", "data.depends_on=[pitch]",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -279,13 +280,14 @@ def _print_epoch(line: dict, val_metrics: dict | None, training) -> None:
           f"{line['train_accuracy']:.4f}; {shown} ({line['seconds']:.1f} s)", file=sys.stderr)
 
 
-def augmented(batches, on_waves, sr: int, seed: int, frame_samples: int = 1):
-    """``(waves, targets, global_size, g)`` of each batch, its waveforms augmented one batch ahead in a
-    thread while the network learns from the batch before: on a GPU the CPU's augmentation then overlaps the
-    network's work instead of adding to it (on 2 CPU cores, where both compete, FSDD's recipe gains 4%).
+def augmented(batches, on_waves, sr: int, seed: int, frame_samples: int = 1, workers: int | None = None):
+    """``(waves, targets, global_size, g)`` of each batch, its waveforms augmented ahead in threads while
+    the network learns from the batches before: on a GPU the CPU's augmentation then overlaps the network's
+    work instead of adding to it (on 2 CPU cores, where both compete, FSDD's recipe gains 4%).
     Each batch has its own generator ``g``, seeded by ``seed`` and the batch's number, and goes on to the
     spectrogram augmentations and mixup: the numbers do not depend on timing. Frame targets (events, frames
-    of ``frame_samples``) move with augmentations that move the sound in time."""
+    of ``frame_samples``) move with augmentations that move the sound in time. ``workers``: batches
+    augmented at once (default: one per two of torch's threads)."""
     def prepare(number, batch):
         waves, targets, global_size = batch
         g = torch.Generator().manual_seed(seed + number * 101)
@@ -296,15 +298,17 @@ def augmented(batches, on_waves, sr: int, seed: int, frame_samples: int = 1):
     if not on_waves:
         yield from (prepare(number, batch) for number, batch in enumerate(batches))
         return
-    with ThreadPoolExecutor(1) as pool:
-        pending = None
+    # one thread per two of torch's: the augmentations' small tensor operations keep one core busy at
+    # best, so a GPU's data needs several batches prepared at once (on 2 cores, one thread ahead)
+    workers = workers or max(1, torch.get_num_threads() // 2)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque()
         for number, batch in enumerate(batches):
-            ahead = pool.submit(prepare, number, batch)
-            if pending is not None:
-                yield pending.result()
-            pending = ahead
-        if pending is not None:
-            yield pending.result()
+            pending.append(pool.submit(prepare, number, batch))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @torch.no_grad()
