@@ -130,6 +130,24 @@ def test_spec_augment_masks_bands_and_stretches_with_the_mean():
         assert len(masked_rows) <= 10 and (out[i] != S[i]).any(dim=1).sum() == len(masked_rows)
 
 
+@pytest.mark.parametrize("alpha", [0.9, 1.12])
+def test_vtlp_moves_a_tone_by_its_factor_on_the_mel_bands_and_keeps_the_rest(alpha):
+    from tympan.frontend import LogMel
+    from tympan.frontend.filters import mel_frequencies
+
+    S = LogMel(sr=SR, n_fft=1024, hop_length=256, n_mels=128)(tone(1500.0))[None]
+    (warp,) = build([{"kind": "vtlp", "p": 1.0, "alpha": [alpha, alpha]}])
+    out = warp(S, SR, torch.Generator().manual_seed(0))
+    centres = mel_frequencies(130, 0.0, SR / 2)[1:-1]
+    peak, moved = (float(centres[int(x[0].mean(1).argmax())]) for x in (S, out))
+    assert abs(moved - alpha * peak) <= centres[1:][centres[1:] > peak][0] - peak  # within a band
+    assert out.shape == S.shape and S.min() - 1e-4 <= out.min() and out.max() <= S.max() + 1e-4  # interpolated
+    (same,) = build([{"kind": "vtlp", "p": 1.0, "alpha": [1.0, 1.0]}])
+    assert torch.allclose(same(S, SR, torch.Generator()), S)
+    with pytest.raises(ConfigError, match="vtlp: alpha"):
+        build([{"kind": "vtlp", "alpha": [1.1, 0.9]}])
+
+
 def test_mixup_mixes_examples_and_targets_alike():
     x = torch.eye(4)
     mixed, rows = mixup(x, torch.arange(4), 4, alpha=0.4, g=torch.Generator().manual_seed(0))

@@ -14,7 +14,7 @@ changes what a task declares it depends on.
                      depends_on=["key"])
 
 The augmentations live in modules by what they change: ``waveform`` (level, noise, time shift), ``stretch``
-(tempo, pitch), ``room`` (background, microphone, room), ``spectrogram`` (SpecAugment, mixup), on ``base``
+(tempo, pitch), ``room`` (background, microphone, room), ``spectrogram`` (SpecAugment, VTLP, mixup), on ``base``
 (the registry and the ``Augmentation`` class); this module builds a pipeline from specs.
 """
 
@@ -32,11 +32,11 @@ from .base import AUGMENTATIONS, Augmentation, register
 from .waveform import Gain, Noise, TimeShift  # isort: skip
 from .stretch import PitchShift, TimeStretch, phase_vocoder, pitch_shift  # isort: skip
 from .room import Background, Equalize, Reverb, room_impulse_response  # isort: skip
-from .spectrogram import SpecAugment, mixup  # isort: skip
+from .spectrogram import VTLP, SpecAugment, mixup  # isort: skip
 
 __all__ = ["AUGMENTATIONS", "Augmentation", "Background", "Equalize", "Gain", "Noise", "PitchShift", "Reverb",
-           "SpecAugment", "TimeShift", "TimeStretch", "build", "mixup", "phase_vocoder", "pitch_shift", "register",
-           "room_impulse_response"]
+           "SpecAugment", "TimeShift", "TimeStretch", "VTLP", "build", "mixup", "phase_vocoder", "pitch_shift",
+           "register", "room_impulse_response"]
 
 
 def _recordings(folder, sr: int) -> list[np.ndarray]:

@@ -1,4 +1,4 @@
-"""Augmentations of the front-end's output: SpecAugment's masks, and mixup, which blends examples and their
+"""Augmentations of the front-end's output: SpecAugment's masks, vocal tract length perturbation, and mixup, which blends examples and their
 targets (in training, after the front-end)."""
 
 from __future__ import annotations
@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import Augmentation, register
+from ..errors import ConfigError
+from ..frontend.filters import mel_frequencies
+from .base import Augmentation, _uniform, register
 
 
 @register("spec_augment")
@@ -37,6 +39,55 @@ class SpecAugment(Augmentation):
                         out[i, :, a:a + w] = mean[i]
         return out
 
+
+
+@register("vtlp")
+class VTLP(Augmentation):
+    """Vocal tract length perturbation (Jaitly and Hinton 2013): each chosen example's frequency axis
+    warped by a factor ``alpha`` drawn from ``alpha`` (low, high), as if a longer or shorter vocal tract had
+    spoken: frequency ``f`` moves to ``alpha * f`` up to a boundary (``0.8 * sr/2 * min(alpha, 1) / alpha``),
+    and a straight line above it keeps ``sr/2`` in place, so no band is left empty. ``scale``: what the
+    feature bins are, ``mel`` (the log-mel and PCEN front-ends' bands between 0 and ``sr/2``, Slaney's
+    scale, their default) or ``linear`` (STFT bins). Each output bin is interpolated between the two input
+    bins around the frequency it shows."""
+
+    stage = "spectrogram"
+    changes = ("pitch", "timbre")
+
+    def __init__(self, p: float = 0.5, alpha=(0.9, 1.1), scale: str = "mel"):
+        super().__init__(p)
+        low, high = (float(a) for a in alpha)
+        if not 0 < low <= high:
+            raise ConfigError(f"augmentation vtlp: alpha={list(alpha)} must be [low, high] with 0 < low <= high")
+        if scale not in ("mel", "linear"):
+            raise ConfigError(f"augmentation vtlp: scale={scale!r}: choose mel or linear")
+        self.alpha, self.scale = (low, high), scale
+
+    def __call__(self, S, sr, g):
+        b, bins, _ = S.shape
+        chosen = self.chosen(g, b)
+        alphas = _uniform(g, *self.alpha, b)
+        nyquist = sr / 2
+        centres = (mel_frequencies(bins + 2, 0.0, nyquist)[1:-1] if self.scale == "mel"
+                   else np.linspace(0.0, nyquist, bins))
+        out = S.clone()
+        for i in torch.nonzero(chosen).flatten().tolist():
+            source = np.interp(_unwarp(centres, float(alphas[i]), nyquist), centres, np.arange(bins))
+            below = torch.from_numpy(np.floor(source).astype(np.int64)).clamp(max=bins - 1).to(S.device)
+            above = (below + 1).clamp(max=bins - 1)
+            frac = torch.from_numpy(source - np.floor(source)).to(S.device, S.dtype)[:, None]
+            out[i] = (1 - frac) * S[i, below] + frac * S[i, above]
+        return out
+
+
+def _unwarp(f: np.ndarray, alpha: float, nyquist: float) -> np.ndarray:
+    """The frequencies that VTLP's warp by ``alpha`` moves to ``f``: the inverse of ``alpha * f`` below the
+    boundary and of the line from there to ``nyquist`` above it."""
+    boundary = 0.8 * nyquist * min(alpha, 1.0) / alpha
+    grid = np.linspace(0.0, nyquist, 4097)
+    warped = np.where(grid <= boundary, alpha * grid,
+                      nyquist - (nyquist - alpha * boundary) * (nyquist - grid) / (nyquist - boundary))
+    return np.interp(f, warped, grid)
 
 def mixup(x: torch.Tensor, targets: torch.Tensor, n_classes: int, alpha: float, g: torch.Generator):
     """Mixup (Zhang et al. 2018): each example blended with another of the batch, ``lambda ~ Beta(alpha,
