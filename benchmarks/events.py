@@ -14,7 +14,7 @@ DCASE metrics (event-based F1 with a 200 ms onset collar, segment-based F1 over 
   (``recipes/fsdd.yaml``), slid along each soundscape (``tympan predict``'s windows and timeline);
 - (a) Tympan's events model (``recipes/events.yaml``) started from (b)'s network (``--init-from``: its
   convolutions and GRU, the output made per frame) and trained on the soundscapes with the augmentations
-  that stand for other voices and rooms (``EVENTS_SETS``); ``--scratch`` also trains one from random
+  that stand for other voices and rooms (``AUGMENT``); ``--scratch`` also trains one from random
   weights;
 - (c) a frame-wise MFCC + classifier baseline: 20 MFCCs with their deltas over +-2 frames of 40 ms,
   one logistic regression per class (scikit-learn) fitted on all three training speakers, the same
@@ -53,12 +53,10 @@ SPEECH = ("198-209-0000", "3436-172162-0000", "5703-47212-0000")  # LibriSpeech:
 FRAME_SECONDS = 0.04
 # the events recipe, with FSDD's 8 kHz front-end and the fsdd recipe's augmentations for other voices,
 # microphones and rooms (time stretch moves the frame targets with it)
-EVENTS_SETS = ["frontend={kind: logmel, sr: 8000, n_fft: 256, hop_length: 80, n_mels: 40}",
-               "augment=[{kind: pitch_shift, p: 0.5, semitones: [-3, 3]}, "
-               "{kind: time_stretch, p: 0.3, rate: [0.85, 1.15]}, {kind: gain, p: 0.5, db: [-6, 6]}, "
-               "{kind: equalize, p: 0.5}, {kind: reverb, p: 0.3, rt60: [0.1, 0.6]}, "
-               "{kind: spec_augment, p: 0.5, freq_masks: 2, freq_width: 5, time_masks: 2, time_width: 10}]"]
-
+FRONTEND = "frontend={kind: logmel, sr: 8000, n_fft: 256, hop_length: 80, n_mels: 40}"
+AUGMENT = ["{kind: pitch_shift, p: 0.5, semitones: [-3, 3]}", "{kind: time_stretch, p: 0.3, rate: [0.85, 1.15]}",
+           "{kind: gain, p: 0.5, db: [-6, 6]}", "{kind: equalize, p: 0.5}", "{kind: reverb, p: 0.3, rt60: [0.1, 0.6]}",
+           "{kind: spec_augment, p: 0.5, freq_masks: 2, freq_width: 5, time_masks: 2, time_width: 10}"]
 VTLP = "{kind: vtlp, p: 0.5, alpha: [0.9, 1.1]}"  # --vtlp: other vocal tract lengths
 
 
@@ -109,9 +107,9 @@ def events_model(scapes: Path, out: Path, epochs: int, validation: str, init_fro
     started = time.perf_counter()
     start = [f"transfer.init_from={init_from}"] if init_from else []
     unheard = ["postprocess.tune=true", "train.refit=true"] if validation == "speaker" else []
-    sets = [EVENTS_SETS[0], EVENTS_SETS[1][:-1] + ", " + VTLP + "]"] if vtlp else EVENTS_SETS
+    augment = f"augment=[{', '.join(AUGMENT + ([VTLP] if vtlp else []))}]"
     result = train(scapes, out, layout="events", config_file=recipe_path("events"),
-                   sets=[*sets, f"train.epochs={epochs}", *unheard, *start], progress=False)
+                   sets=[FRONTEND, augment, f"train.epochs={epochs}", *unheard, *start], progress=False)
     return {**{k: result["test"][k] for k in ("event_f1", "event_error_rate", "segment_f1", "segment_error_rate")},
             "val_event_f1": result["val"]["event_f1"], "seconds": time.perf_counter() - started,
             "best_epoch": result["best_epoch"]}

@@ -1,5 +1,5 @@
-"""Augmentations of the front-end's output: SpecAugment's masks, vocal tract length perturbation, and mixup, which blends examples and their
-targets (in training, after the front-end)."""
+"""Augmentations of the front-end's output: SpecAugment's masks, vocal tract length perturbation, and mixup,
+which blends examples and their targets (in training, after the front-end)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,6 @@ class SpecAugment(Augmentation):
                     else:
                         out[i, :, a:a + w] = mean[i]
         return out
-
 
 
 @register("vtlp")
@@ -81,13 +80,12 @@ class VTLP(Augmentation):
 
 
 def _unwarp(f: np.ndarray, alpha: float, nyquist: float) -> np.ndarray:
-    """The frequencies that VTLP's warp by ``alpha`` moves to ``f``: the inverse of ``alpha * f`` below the
-    boundary and of the line from there to ``nyquist`` above it."""
+    """The frequencies that VTLP's warp by ``alpha`` moves to ``f``: ``f / alpha`` up to the warped boundary,
+    and above it the line back from there to ``nyquist``."""
     boundary = 0.8 * nyquist * min(alpha, 1.0) / alpha
-    grid = np.linspace(0.0, nyquist, 4097)
-    warped = np.where(grid <= boundary, alpha * grid,
-                      nyquist - (nyquist - alpha * boundary) * (nyquist - grid) / (nyquist - boundary))
-    return np.interp(f, warped, grid)
+    return np.where(f <= alpha * boundary, f / alpha,
+                    boundary + (f - alpha * boundary) * (nyquist - boundary) / (nyquist - alpha * boundary))
+
 
 def mixup(x: torch.Tensor, targets: torch.Tensor, n_classes: int, alpha: float, g: torch.Generator):
     """Mixup (Zhang et al. 2018): each example blended with another of the batch, ``lambda ~ Beta(alpha,
