@@ -20,8 +20,15 @@ DCASE metrics (event-based F1 with a 200 ms onset collar, segment-based F1 over 
   one logistic regression per class (scikit-learn) fitted on all three training speakers, the same
   post-processing as (a).
 
+(a) is scored with its model file's post-processing (one threshold, 0.5), and again with a threshold and a
+low threshold (hysteresis: ``PostProcess.low_threshold``) chosen for each held-out speaker on the *other*
+folds: the pair with the best mean event F1 over the other three speakers' test soundscapes, never on its
+own. Known-voice validation cannot choose it: known voices score high to an event's edges, and one
+threshold does best there.
+
     python benchmarks/events.py [--data ../shared/data] [--out DIR] [--speakers a,b] [--epochs 40]
         [--validation takes|speaker] [--vtlp] [--soundscapes 1000] [--scratch] [--jobs 1] [--threads 2] [--json FILE]
+    python benchmarks/events.py --combine A.json B.json   # the table of folds run apart (--json of each)
 
 ``--jobs 4`` runs the four folds at once, each in its own process with ``--threads`` threads (on a GPU,
 they share it). Target (issue 15): (a) ahead of (b) and (c) on every fold, event-based F1 at least 0.70 mean.
@@ -58,6 +65,8 @@ AUGMENT = ["{kind: pitch_shift, p: 0.5, semitones: [-3, 3]}", "{kind: time_stret
            "{kind: gain, p: 0.5, db: [-6, 6]}", "{kind: equalize, p: 0.5}", "{kind: reverb, p: 0.3, rt60: [0.1, 0.6]}",
            "{kind: spec_augment, p: 0.5, freq_masks: 2, freq_width: 5, time_masks: 2, time_width: 10}"]
 VTLP = "{kind: vtlp, p: 0.5, alpha: [0.9, 1.1]}"  # --vtlp: other vocal tract lengths
+# (threshold, low threshold) pairs for hysteresis, the low one equal for one threshold
+HYSTERESIS = [(high, low) for high in (0.4, 0.5, 0.6) for low in (high, 0.3, 0.2, 0.1)]
 
 
 def write_clips(fsdd: Path, held_out: str, path: Path, validation: str = "takes") -> Path:
@@ -113,6 +122,41 @@ def events_model(scapes: Path, out: Path, epochs: int, validation: str, init_fro
     return {**{k: result["test"][k] for k in ("event_f1", "event_error_rate", "segment_f1", "segment_error_rate")},
             "val_event_f1": result["val"]["event_f1"], "seconds": time.perf_counter() - started,
             "best_epoch": result["best_epoch"]}
+
+
+def hysteresis_scores(model_path: Path, test) -> dict:
+    """Event and segment F1 of the events model on ``test`` for every pair of ``HYSTERESIS``:
+    ``{"0.5/0.2": [event F1, segment F1]}``."""
+    from dataclasses import replace
+
+    from tympan import load
+
+    model = load_model(model_path)
+    files, reference = [item.path for item in test.items], reference_of(test)
+    scores = [model.frame_scores(load(path, sr=model.sr)[0]) for path in files]
+    table = {}
+    for high, low in HYSTERESIS:
+        post = replace(model.postprocess, threshold=high, low_threshold=low)
+        estimated = [(path, *e) for path, s in zip(files, scores) for e in decode(s, model.frame_seconds,
+                                                                                  model.classes, post)]
+        result = scores_of(reference, estimated, model.classes, files)
+        table[f"{high}/{low}"] = [result["event_f1"], result["segment_f1"]]
+    return table
+
+
+def chosen_on_other_speakers(rows: list) -> None:
+    """Each fold's events model with the hysteresis pair whose mean event F1 over the *other* folds' held-out
+    speakers is best, added to its row (nothing with one fold)."""
+    if len(rows) < 2:
+        return
+    for row in rows:
+        others = [r["events model"]["hysteresis"] for r in rows if r is not row]
+        pair = max(others[0], key=lambda k: np.mean([table[k][0] for table in others]))
+        event_f1, segment_f1 = row["events model"]["hysteresis"][pair]
+        row[CHOSEN] = {"event_f1": event_f1, "segment_f1": segment_f1, "threshold/low": pair}
+
+
+CHOSEN = "events model, hysteresis"
 
 
 def clip_model(clips: Path, test, out: Path, classes) -> dict:
@@ -183,6 +227,7 @@ def fold(args, data: Path, speaker: str, work: Path) -> dict:
     row["clip classifier, slid"] = clip_model(clips, test, work / "clips", classes)
     row["events model"] = events_model(scapes, work / "events", args.epochs, args.validation,
                                        work / "clips" / "model.tympan", args.vtlp)
+    row["events model"]["hysteresis"] = hysteresis_scores(work / "events" / "model.tympan", test)
     if args.scratch:
         row["events model, from scratch"] = events_model(scapes, work / "scratch", args.epochs, args.validation,
                                                          vtlp=args.vtlp)
@@ -209,22 +254,20 @@ def main():
     parser.add_argument("--jobs", type=int, default=1, help="folds run at once, each in its own process "
                                                             "(default: %(default)s)")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="train nothing: print the table of the folds in these --json files of earlier runs "
+                             "(folds run apart; default: run the folds)")
     args = parser.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="tympan-events-"))
-    args.data = str(Path(args.data).resolve())  # the clip lists name files by absolute path
-    backgrounds(Path(args.data) / "examples", out / "backgrounds")
-    speakers = args.speakers.split(",")
-    works = [out / speaker for speaker in speakers]
-    if args.jobs > 1:
-        # spawned, not forked: a CUDA context does not survive a fork
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            rows = list(pool.map(fold, [args] * len(speakers), [Path(args.data)] * len(speakers), speakers, works))
+    if args.combine:
+        rows = [row for name in args.combine for row in json.loads(Path(name).read_text())["folds"]]
     else:
-        rows = [fold(args, Path(args.data), speaker, work) for speaker, work in zip(speakers, works)]
+        rows = run_folds(args)
+    chosen_on_other_speakers(rows)
     approaches = ["events model", "clip classifier, slid", "MFCC frames + logistic"]
-    approaches += ["events model, from scratch"] if args.scratch else []
-    print(f"\nFSDD digits in 10-s soundscapes, test speaker never heard in training; {args.epochs} epochs at most, "
-          f"validation: {args.validation}")
+    approaches += [CHOSEN] if CHOSEN in rows[0] else []
+    approaches += ["events model, from scratch"] if "events model, from scratch" in rows[0] else []
+    print("\nFSDD digits in 10-s soundscapes, test speaker never heard in training"
+          + ("" if args.combine else f"; {args.epochs} epochs at most, validation: {args.validation}"))
     print(f"{'held-out speaker':<18}" + "".join(f"{a:>26}" for a in approaches))
     for row in rows:
         print(f"{row['speaker']:<18}" + "".join(f"{row[a]['event_f1']:>13.3f} / {row[a]['segment_f1']:<10.3f}"
@@ -233,11 +276,30 @@ def main():
     print(f"{'mean':<18}" + "".join(f"{means[a]['event_f1']:>13.3f} / {means[a]['segment_f1']:<10.3f}"
                                     for a in approaches))
     print("(event-based F1 / segment-based F1)")
+    if CHOSEN in rows[0]:
+        print(f"{CHOSEN}: threshold/low threshold chosen on the other folds' speakers: "
+              + ", ".join(f"{r['speaker']} {r[CHOSEN]['threshold/low']}" for r in rows))
     ahead = all(r["events model"]["event_f1"] > max(r[a]["event_f1"] for a in approaches[1:3]) for r in rows)
+    # the events model as the benchmark ships it: hysteresis chosen on the other speakers, once there are some
+    ours = CHOSEN if CHOSEN in means else "events model"
     print(f"target: events model ahead on every fold ({'met' if ahead else 'not met'}), event F1 >= 0.70 mean "
-          f"({means['events model']['event_f1']:.3f}: {'met' if means['events model']['event_f1'] >= 0.7 else 'not met'})")
+          f"({ours}: {means[ours]['event_f1']:.3f}: {'met' if means[ours]['event_f1'] >= 0.7 else 'not met'})")
     if args.json:
         Path(args.json).write_text(json.dumps({"folds": rows, "means": means}, indent=1))
+
+
+
+def run_folds(args) -> list:
+    out = Path(args.out or tempfile.mkdtemp(prefix="tympan-events-"))
+    args.data = str(Path(args.data).resolve())  # the clip lists name files by absolute path
+    backgrounds(Path(args.data) / "examples", out / "backgrounds")
+    speakers = args.speakers.split(",")
+    works = [out / speaker for speaker in speakers]
+    if args.jobs > 1:
+        # spawned, not forked: a CUDA context does not survive a fork
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(fold, [args] * len(speakers), [Path(args.data)] * len(speakers), speakers, works))
+    return [fold(args, Path(args.data), speaker, work) for speaker, work in zip(speakers, works)]
 
 
 if __name__ == "__main__":

@@ -80,6 +80,50 @@ def test_decode_threshold_median_gap_and_shortest():
     assert len(decode(scores, 0.1, ["a"], PostProcess(median_seconds=0, min_gap=0, min_duration=0))) == 4
 
 
+def test_hysteresis_extends_events_that_reach_the_threshold_and_only_those():
+    scores = np.zeros((40, 1))
+    scores[5:20] = 0.3
+    scores[10:14] = 0.8    # reaches the threshold: the event is all of 5-20
+    scores[25:35] = 0.3    # never reaches it: no event
+    post = PostProcess(threshold=0.5, median_seconds=0, min_gap=0, min_duration=0)
+    assert decode(scores, 0.1, ["a"], post) == [Event(1.0, 1.4, "a")]
+    assert decode(scores, 0.1, ["a"], PostProcess(**{**vars(post), "low_threshold": 0.2})) == [Event(0.5, 2.0, "a")]
+    assert decode(scores, 0.1, ["a"], PostProcess(**{**vars(post), "low_threshold": 0.5})) == [Event(1.0, 1.4, "a")]
+    with pytest.raises(ConfigError, match="low_threshold=0.7: above threshold=0.5"):
+        decode(scores, 0.1, ["a"], PostProcess(**{**vars(post), "low_threshold": 0.7}))
+
+
+def test_tuning_chooses_hysteresis_where_event_edges_score_low():
+    from tympan.train.events import tune_postprocess
+
+    # a real detector whose network is replaced by fixed frame scores: events of 1 s whose middle scores
+    # 0.9 and whose edges 0.35, as a voice never heard does, and a second of 0.35 with no event: only a
+    # low threshold under 0.35 with a threshold above it finds every event whole and nothing else
+    class Fixed(EventDetector):
+        def frame_scores(self, y, batch_size=8):
+            return self.table[int(y[0])]
+
+    model = Fixed(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0)
+    frame = model.frame_seconds
+    model.table, audio, events = [], [], []
+    for i in range(6):
+        onset = 1.0 + 0.5 * i
+        table = np.zeros((int(round(8 / frame)), 2))
+        first, end = int(round(onset / frame)), int(round((onset + 1.0) / frame))
+        table[first:end, 0] = 0.35
+        table[first + (end - first) // 3:end - (end - first) // 3, 0] = 0.9
+        table[int(round(6 / frame)):int(round(7 / frame)), 0] = 0.35
+        model.table.append(table)
+        audio.append(np.full(8000 * 8, float(i), dtype=np.float32))
+        events.append([Event(onset, onset + 1.0, "a")])
+    recordings = EventSet(audio, np.zeros((6, 2), np.float32), [f"r{i}.wav" for i in range(6)], [None] * 6, events,
+                          ["a", "b"], model.frame_samples, model.sr, model.network.out_shape[0])
+    post, chosen = tune_postprocess(model, recordings)
+    assert chosen["a"]["event_f1"] == 1.0 and chosen["a"]["low_threshold"] <= 0.3 < chosen["a"]["threshold"]
+    assert post.low_threshold[0] == chosen["a"]["low_threshold"] and post.threshold[0] == chosen["a"]["threshold"]
+    assert post.low_threshold[1] == post.threshold[1]  # "b" has no events: nothing beats its settings
+
+
 def test_streamed_scores_equal_whole_waveform_scores():
     model = EventDetector(FRONTEND, SMALL, ["a", "b"], clip_seconds=2.0, seed=0)
     y = np.random.default_rng(0).standard_normal(8000 * 13 + 77).astype(np.float32)
@@ -195,6 +239,7 @@ def test_events_training_is_deterministic(soundscapes, tmp_path):
     # tuned on validation before the test is scored, and kept in the model file with the settings given
     post = load_model(tmp_path / "a" / "model.tympan").postprocess
     assert post.threshold == [first["tuned"][c]["threshold"] for c in first["classes"]] and post.min_gap == 0.2
+    assert post.low_threshold == [first["tuned"][c]["low_threshold"] for c in first["classes"]]
     with pytest.raises(ConfigError, match="postprocess threshold"):
         train(soundscapes, tmp_path / "c", sets=[*TINY, "postprocess.threshold=[0.5, 0.5]"], progress=False)
 

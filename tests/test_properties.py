@@ -152,6 +152,21 @@ def test_decoding_is_stable_inside_the_recording_and_idempotent(frames, gap, med
     assert again == found
 
 
+
+@given(frames=st.lists(st.floats(0, 1), min_size=1, max_size=200), low=st.sampled_from([0.1, 0.3, 0.5]))
+def test_hysteresis_only_widens_the_events_one_threshold_finds(frames, low):
+    scores = np.array(frames)[:, None]
+    plain = PostProcess(threshold=0.5, median_seconds=0.0, min_gap=0.0, min_duration=0.0)
+    one = decode(scores, 0.02, ["a"], plain)
+    both = decode(scores, 0.02, ["a"], PostProcess(**{**vars(plain), "low_threshold": low}))
+    # each event one threshold finds lies in one found with two, which holds at least one (two joined by
+    # frames above the low threshold become one), its frames all at or above the low threshold
+    inside = lambda a, b: b.onset <= a.onset and a.offset <= b.offset  # noqa: E731
+    assert all(sum(inside(a, b) for b in both) == 1 for a in one) and all(any(inside(a, b) for a in one) for b in both)
+    assert all((scores[int(round(e.onset / 0.02)):int(round(e.offset / 0.02)), 0] >= low).all() for e in both)
+    if low == 0.5:
+        assert both == one
+
 NETWORKS = {
     "perceptron": {"kind": "perceptron"},
     "mlp": {"kind": "mlp", "hidden": [8]},

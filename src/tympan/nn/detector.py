@@ -3,8 +3,8 @@
 ``EventDetector`` is a ``Classifier`` whose network keeps time (``models.per_frame``): waveform in,
 ``(frames, classes)`` sigmoid scores out at ``frame_seconds`` per frame. A recording of any length is scored
 in clip-long blocks that overlap, each block's edges dropped, so block edges leave no seams. ``decode``
-turns frame scores into events with the model's post-processing (``PostProcess``): a threshold, a median
-filter, the shortest gap bridged and the shortest event kept, each per class if wanted.
+turns frame scores into events with the model's post-processing (``PostProcess``): a threshold (or two, with
+hysteresis), a median filter, the shortest gap bridged and the shortest event kept, each per class if wanted.
 """
 
 from __future__ import annotations
@@ -26,14 +26,19 @@ EVENT_BATCH_SIZE = 8  # blocks of several seconds each: a smaller batch than for
 class PostProcess:
     """From frame scores to events. Each value is one number for every class, or a list with one per class.
 
-    ``threshold``: the score a frame must reach; ``median_seconds``: the median filter's length over the
-    0/1 activity (smooths flicker); ``min_gap``: shorter silences between two events of a class are
-    bridged; ``min_duration``: shorter events are dropped."""
+    ``threshold``: the score a frame must reach; ``low_threshold``: with hysteresis (double thresholding,
+    common in sound event detection), an event must reach ``threshold`` somewhere and lasts while
+    its score stays at or above ``low_threshold`` (``None``: one threshold) -- on a voice or a microphone
+    the model has not heard, an event's edges can score lower than its middle, and one threshold then
+    cuts the event short; ``median_seconds``: the median filter's length over the 0/1 activity (smooths
+    flicker); ``min_gap``: shorter silences between two events of a class are bridged; ``min_duration``:
+    shorter events are dropped."""
 
     threshold: float | list = 0.5
     median_seconds: float | list = 0.25
     min_gap: float | list = 0.1
     min_duration: float | list = 0.05
+    low_threshold: float | list | None = None
 
     def per_class(self, name: str, n: int) -> np.ndarray:
         value = getattr(self, name)
@@ -41,6 +46,29 @@ class PostProcess:
         if values.shape != (n,) or not np.isfinite(values).all() or (values < 0).any():
             raise ConfigError(f"postprocess {name}={value!r}: one non-negative number, or a list of {n}, one per class")
         return values
+
+    def low_thresholds(self, n: int) -> np.ndarray:
+        """Each class's low threshold: its threshold without hysteresis; never above its threshold."""
+        high = self.per_class("threshold", n)
+        if self.low_threshold is None:
+            return high
+        low = self.per_class("low_threshold", n)
+        if (low > high).any():
+            raise ConfigError(f"postprocess low_threshold={self.low_threshold!r}: above threshold="
+                              f"{self.threshold!r}; the low threshold is where an event ends, at or below the one "
+                              "it must reach")
+        return low
+
+
+def _active(score: np.ndarray, high: float, low: float) -> np.ndarray:
+    """Frames at or above ``low`` in runs that reach ``high`` somewhere (hysteresis; ``low == high``: one
+    threshold)."""
+    active = score >= low
+    if low < high:
+        for first, end in _runs(active):
+            if score[first:end].max() < high:
+                active[first:end] = False
+    return active
 
 
 def _runs(active: np.ndarray) -> list[tuple[int, int]]:
@@ -57,15 +85,18 @@ def decode(scores: np.ndarray, frame_seconds: float, classes, post: PostProcess 
     >>> scores = np.zeros((100, 2)); scores[10:30, 0] = 0.9; scores[50:52, 1] = 0.8
     >>> decode(scores, 0.04, ["dog", "car"], PostProcess(median_seconds=0, min_duration=0.1))
     [Event(onset=0.4, offset=1.2, label='dog')]
+    >>> scores[5:10, 0] = 0.3  # the dog's onset, scored lower: hysteresis keeps it
+    >>> decode(scores, 0.04, ["dog", "car"], PostProcess(median_seconds=0, min_duration=0.1, low_threshold=0.2))
+    [Event(onset=0.2, offset=1.2, label='dog')]
     """
     from scipy.ndimage import median_filter
 
     n = len(classes)
-    thresholds, medians = post.per_class("threshold", n), post.per_class("median_seconds", n)
-    gaps, shortest = post.per_class("min_gap", n), post.per_class("min_duration", n)
+    thresholds, lows = post.per_class("threshold", n), post.low_thresholds(n)
+    medians, gaps, shortest = (post.per_class(name, n) for name in ("median_seconds", "min_gap", "min_duration"))
     found = []
     for c, label in enumerate(classes):
-        active = scores[:, c] >= thresholds[c]
+        active = _active(scores[:, c], thresholds[c], lows[c])
         size = int(round(medians[c] / frame_seconds)) | 1  # odd, so the filter is centred
         if size > 1 and len(active):
             active = median_filter(active.astype(np.uint8), size=size, mode="nearest").astype(bool)

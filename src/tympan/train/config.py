@@ -113,15 +113,17 @@ class TransferConfig:
 @dataclass
 class PostprocessConfig:
     """How an events model turns frame scores into events (``tympan.nn.detector.PostProcess``, kept in the
-    model file): ``threshold``, ``median_seconds``, ``min_gap``, ``min_duration``, each one number or a list
-    with one per class, ``null`` for PostProcess's default. ``tune``: after training, choose each class's
-    threshold and median filter for its best event-based F-score on the validation recordings (as
-    ``tympan evaluate --tune`` does), before the test set is scored."""
+    model file): ``threshold``, ``low_threshold`` (hysteresis), ``median_seconds``, ``min_gap``,
+    ``min_duration``, each one number or a list with one per class, ``null`` for PostProcess's default.
+    ``tune``: after training, choose each class's thresholds and median filter for its best event-based
+    F-score on the validation recordings (as ``tympan evaluate --tune`` does), before the test set is
+    scored."""
 
     threshold: float | list | None = None
     median_seconds: float | list | None = None
     min_gap: float | list | None = None
     min_duration: float | list | None = None
+    low_threshold: float | list | None = None
     tune: bool = False
 
     def settings(self) -> dict:

@@ -156,14 +156,16 @@ def plot_timelines(model, recordings: EventSet, out_dir, n: int = 3) -> dict:
 
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+LOW_THRESHOLDS = (None, 0.1, 0.2, 0.3)  # None: one threshold; the others where below it (hysteresis)
 MEDIAN_SECONDS = (0.0, 0.1, 0.25, 0.5)
 
 
-def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians=MEDIAN_SECONDS):
-    """The threshold and median filter of each class that give its best event-based F-score on
-    ``recordings`` (a class's F-score depends on its own events only, so each is tuned alone; a class whose
-    settings nothing beats keeps them), the other settings kept:
-    ``(PostProcess, {class: {"threshold", "median_seconds", "event_f1"}})``."""
+def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians=MEDIAN_SECONDS, lows=LOW_THRESHOLDS):
+    """The threshold, low threshold (hysteresis) and median filter of each class that give its best
+    event-based F-score on ``recordings`` (a class's F-score depends on its own events only, so each is tuned
+    alone; a class whose settings nothing beats keeps them), the other settings kept:
+    ``(PostProcess, {class: {"threshold", "low_threshold", "median_seconds", "event_f1"}})``; a class
+    without hysteresis has its low threshold equal to its threshold."""
     from dataclasses import replace
 
     from ..nn.detector import decode
@@ -173,28 +175,32 @@ def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians
     scores = [model.frame_scores(y) for y in recordings.audio]
     files = list(recordings.paths)
     n = len(model.classes)
-    current = (model.postprocess.per_class("threshold", n), model.postprocess.per_class("median_seconds", n))
+    post = model.postprocess
+    current = (post.per_class("threshold", n), post.low_thresholds(n), post.per_class("median_seconds", n))
     chosen = {}
     for c, label in enumerate(model.classes):
         reference = [(p, *e) for p, events in zip(files, recordings.events) for e in events if e.label == label]
 
-        def f_score(threshold, median):
-            post = replace(model.postprocess, threshold=threshold, median_seconds=median)
+        def f_score(threshold, low, median):
+            one = replace(post, threshold=threshold, low_threshold=low, median_seconds=median)
             estimated = [(p, *e) for p, s in zip(files, scores)
-                         for e in decode(s[:, [c]], model.frame_seconds, [label], _one(post, c))]
+                         for e in decode(s[:, [c]], model.frame_seconds, [label], _one(one, c))]
             f = event_based(reference, estimated, [label], files=files)["f_measure"]
             return -1.0 if math.isnan(f) else f
 
         # the settings the model has stay unless another does strictly better
-        best = (f_score(float(current[0][c]), float(current[1][c])), float(current[0][c]), float(current[1][c]))
+        kept = tuple(float(v[c]) for v in current)
+        best = (f_score(*kept), *kept)
         for threshold in thresholds:
-            for median in medians:
-                f = f_score(threshold, median)
-                if f > best[0]:
-                    best = (f, threshold, median)
-        chosen[label] = {"threshold": best[1], "median_seconds": best[2], "event_f1": max(0.0, best[0])}
-    post = replace(model.postprocess, threshold=[chosen[c]["threshold"] for c in model.classes],
-                   median_seconds=[chosen[c]["median_seconds"] for c in model.classes])
+            for low in [threshold] + [low for low in lows if low is not None and low < threshold]:
+                for median in medians:
+                    f = f_score(threshold, low, median)
+                    if f > best[0]:
+                        best = (f, threshold, low, median)
+        chosen[label] = {"threshold": best[1], "low_threshold": best[2], "median_seconds": best[3],
+                         "event_f1": max(0.0, best[0])}
+    post = replace(post, **{name: [chosen[c][name] for c in model.classes]
+                            for name in ("threshold", "low_threshold", "median_seconds")})
     return post, chosen
 
 

@@ -220,6 +220,7 @@ def postprocess_of(config: Config, classes) -> PostProcess:
     post = PostProcess(**config.postprocess.settings())
     for name in config.postprocess.settings():
         post.per_class(name, len(classes))
+    post.low_thresholds(len(classes))
     return post
 
 
