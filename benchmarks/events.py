@@ -14,7 +14,7 @@ DCASE metrics (event-based F1 with a 200 ms onset collar, segment-based F1 over 
   (``recipes/fsdd.yaml``), slid along each soundscape (``tympan predict``'s windows and timeline);
 - (a) Tympan's events model (``recipes/events.yaml``) started from (b)'s network (``--init-from``: its
   convolutions and GRU, the output made per frame) and trained on the soundscapes with the augmentations
-  that stand for other voices and rooms (``AUGMENT``); ``--scratch`` also trains one from random
+  that stand for other voices and rooms (``AUGMENT`` and ``VTLP``); ``--scratch`` also trains one from random
   weights;
 - (c) a frame-wise MFCC + classifier baseline: 20 MFCCs with their deltas over +-2 frames of 40 ms,
   one logistic regression per class (scikit-learn) fitted on all three training speakers, the same
@@ -26,8 +26,9 @@ folds: the pair with the best mean event F1 over the other three speakers' test 
 own. Known-voice validation cannot choose it: known voices score high to an event's edges, and one
 threshold does best there.
 
-    python benchmarks/events.py [--data ../shared/data] [--out DIR] [--speakers a,b] [--epochs 40]
-        [--validation takes|speaker] [--vtlp] [--soundscapes 1000] [--scratch] [--jobs 1] [--threads 2] [--json FILE]
+    python benchmarks/events.py [--data ../shared/data] [--out DIR] [--speakers a,b] [--epochs 14]
+        [--validation takes|speaker] [--no-vtlp] [--soundscapes 3000] [--scratch] [--jobs 1] [--threads 2]
+        [--json FILE]
     python benchmarks/events.py --combine A.json B.json   # the table of folds run apart (--json of each)
 
 ``--jobs 4`` runs the four folds at once, each in its own process with ``--threads`` threads (on a GPU,
@@ -64,7 +65,7 @@ FRONTEND = "frontend={kind: logmel, sr: 8000, n_fft: 256, hop_length: 80, n_mels
 AUGMENT = ["{kind: pitch_shift, p: 0.5, semitones: [-3, 3]}", "{kind: time_stretch, p: 0.3, rate: [0.85, 1.15]}",
            "{kind: gain, p: 0.5, db: [-6, 6]}", "{kind: equalize, p: 0.5}", "{kind: reverb, p: 0.3, rt60: [0.1, 0.6]}",
            "{kind: spec_augment, p: 0.5, freq_masks: 2, freq_width: 5, time_masks: 2, time_width: 10}"]
-VTLP = "{kind: vtlp, p: 0.5, alpha: [0.9, 1.1]}"  # --vtlp: other vocal tract lengths
+VTLP = "{kind: vtlp, p: 0.5, alpha: [0.9, 1.1]}"  # other vocal tract lengths (--no-vtlp: without)
 # (threshold, low threshold) pairs for hysteresis, the low one equal for one threshold
 HYSTERESIS = [(high, low) for high in (0.4, 0.5, 0.6) for low in (high, 0.3, 0.2, 0.1)]
 
@@ -238,18 +239,23 @@ def fold(args, data: Path, speaker: str, work: Path) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"), help="the shared data folder")
+    parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"),
+                        help="the shared data folder (default: %(default)s)")
     parser.add_argument("--out", default=None, help="working folder (default: a temporary one)")
-    parser.add_argument("--speakers", default="george,jackson,lucas,nicolas", help="held-out speakers, one per fold")
+    parser.add_argument("--speakers", default="george,jackson,lucas,nicolas",
+                        help="held-out speakers, one per fold (default: %(default)s)")
     parser.add_argument("--validation", choices=("takes", "speaker"), default="takes",
                         help="what chooses the epoch: takes 45-49 of every training speaker, known voices "
                              "(takes), or the next training speaker's soundscapes, which then also tune the "
                              "thresholds before a refit on all three (speaker) (default: %(default)s)")
-    parser.add_argument("--vtlp", action="store_true", help="add vocal tract length perturbation to the events "
-                                                            "model's augmentations (default: off)")
-    parser.add_argument("--epochs", type=int, default=40, help="events model epochs (default: %(default)s)")
+    parser.add_argument("--vtlp", action=argparse.BooleanOptionalAction, default=True,
+                        help="vocal tract length perturbation among the events model's augmentations "
+                             "(default: on)")
+    parser.add_argument("--epochs", type=int, default=14, help="events model epochs; 14 over 3000 soundscapes "
+                                                                "are 42 over 1000 in steps (default: %(default)s)")
     parser.add_argument("--scratch", action="store_true", help="also train an events model from random weights")
-    parser.add_argument("--soundscapes", type=int, default=1000, help="soundscapes per fold (default: %(default)s)")
+    parser.add_argument("--soundscapes", type=int, default=3000, help="soundscapes per fold, a quarter of them test "
+                                                                      "(default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per fold (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=1, help="folds run at once, each in its own process "
                                                             "(default: %(default)s)")

@@ -137,7 +137,7 @@ def format_evaluation(result: dict, split: str = "test") -> str:
     if result.get("tuned"):  # an event detector's post-processing, tuned on validation
         text += "\ntuned on val: " + ", ".join(
             f"{label} threshold {row['threshold']:g}"
-            + (f" (low {row['low_threshold']:g})" if row.get("low_threshold", row["threshold"]) < row["threshold"] else "")
+            + (f" (low {row['low_threshold']:g})" if row["low_threshold"] < row["threshold"] else "")
             + f", median {row['median_seconds']:g} s" for label, row in result["tuned"].items())
     per_class = result[split].get("per_class") or {}
     if "event_f1" in result[split]:
