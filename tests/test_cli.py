@@ -104,3 +104,13 @@ def test_demo_trains_on_the_demo_data_and_writes_model_and_report(tmp_path):
     assert again.returncode == 0 and str(out / "model.tympan") in again.stdout
 
 
+
+
+def test_datasets_demo_writes_soundscapes_with_their_events(tmp_path):
+    from tympan.data.layouts import build
+
+    result = tympan("datasets", "demo", "--soundscapes", "--out", tmp_path / "scapes", "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = build(json.loads(result.stdout)["out"])
+    assert {"train", "val", "test"} <= {item.split for item in manifest.items} and not manifest.bad
+    assert sum(len(item.events) for item in manifest.items) > len(manifest.items)

@@ -127,7 +127,8 @@ def add_make_demo(actions) -> None:
 
 
 def run_make_demo(args) -> int:
-    from ..data.synthetic import make_demo, make_demo_soundscapes
+    from ..data.soundscapes import make_demo_soundscapes
+    from ..data.synthetic import make_demo
 
     if args.soundscapes:
         root = make_demo_soundscapes(args.out, sr=args.sr, seed=args.seed, progress=not args.json)

@@ -20,8 +20,8 @@ def add_train(commands) -> None:
         "(metrics.json, curves.png, confusion.png, report.html).\n\n"
         "Configuration: the recipe of the detected layout (recipes/), or --config FILE; then --model; then each "
         "--set. Sections: data, frontend, network, train, augment, transfer, and postprocess for events models "
-        "(threshold, low_threshold, median_seconds, min_gap, min_duration, tune; see tympan.train.config). Bad files are listed and "
-        "skipped (exit code 1) unless --set data.strict=true.\n\n"
+        "(threshold, low_threshold, median_seconds, min_gap, min_duration, tune; see tympan.train.config). Bad "
+        "files are listed and skipped (exit code 1) unless --set data.strict=true.\n\n"
         "Data-parallel: torchrun --nproc-per-node N -m tympan train ...")
     add_dataset_run(parser, "folder for the model, checkpoints and report",
                     "override one setting, repeatable: e.g. --set train.epochs=20 --set network.channels=[16,32]")
@@ -176,10 +176,10 @@ def add_evaluate(commands) -> None:
     parser.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
                         help="which items (default: %(default)s)")
     parser.add_argument("--tune", action="store_true",
-                        help="an event detector: first tune each class's thresholds (one, or two with hysteresis) "
-                             "and median filter for the "
-                             "best event-based F-score on the validation split, and write them into the model "
-                             "file (default: use the model file's post-processing)")
+                        help="an event detector: first tune each class's thresholds (one, or two with "
+                             "hysteresis) and median filter for the best event-based F-score on the validation "
+                             "split, and write them into the model file (default: use the model file's "
+                             "post-processing)")
     add_workers(parser, "parallel decoders")
     add_json(parser)
     parser.set_defaults(run=run_evaluate)
