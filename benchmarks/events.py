@@ -68,6 +68,7 @@ AUGMENT = ["{kind: pitch_shift, p: 0.5, semitones: [-3, 3]}", "{kind: time_stret
 VTLP = "{kind: vtlp, p: 0.5, alpha: [0.9, 1.1]}"  # other vocal tract lengths (--no-vtlp: without)
 # (threshold, low threshold) pairs for hysteresis, the low one equal for one threshold
 HYSTERESIS = [(high, low) for high in (0.4, 0.5, 0.6) for low in (high, 0.3, 0.2, 0.1)]
+CHOSEN = "events model, hysteresis"  # its row: the pair chosen on the other folds' speakers
 
 
 def write_clips(fsdd: Path, held_out: str, path: Path, validation: str = "takes") -> Path:
@@ -157,9 +158,6 @@ def chosen_on_other_speakers(rows: list) -> None:
         row[CHOSEN] = {"event_f1": event_f1, "segment_f1": segment_f1, "threshold/low": pair}
 
 
-CHOSEN = "events model, hysteresis"
-
-
 def clip_model(clips: Path, test, out: Path, classes) -> dict:
     started = time.perf_counter()
     train(clips, out, layout="csv", config_file=recipe_path("fsdd"), progress=False)
@@ -237,6 +235,19 @@ def fold(args, data: Path, speaker: str, work: Path) -> dict:
     return row
 
 
+def run_folds(args) -> list:
+    out = Path(args.out or tempfile.mkdtemp(prefix="tympan-events-"))
+    args.data = str(Path(args.data).resolve())  # the clip lists name files by absolute path
+    backgrounds(Path(args.data) / "examples", out / "backgrounds")
+    speakers = args.speakers.split(",")
+    works = [out / speaker for speaker in speakers]
+    if args.jobs > 1:
+        # spawned, not forked: a CUDA context does not survive a fork
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(fold, [args] * len(speakers), [Path(args.data)] * len(speakers), speakers, works))
+    return [fold(args, Path(args.data), speaker, work) for speaker, work in zip(speakers, works)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"),
@@ -292,20 +303,6 @@ def main():
           f"({ours}: {means[ours]['event_f1']:.3f}: {'met' if means[ours]['event_f1'] >= 0.7 else 'not met'})")
     if args.json:
         Path(args.json).write_text(json.dumps({"folds": rows, "means": means}, indent=1))
-
-
-
-def run_folds(args) -> list:
-    out = Path(args.out or tempfile.mkdtemp(prefix="tympan-events-"))
-    args.data = str(Path(args.data).resolve())  # the clip lists name files by absolute path
-    backgrounds(Path(args.data) / "examples", out / "backgrounds")
-    speakers = args.speakers.split(",")
-    works = [out / speaker for speaker in speakers]
-    if args.jobs > 1:
-        # spawned, not forked: a CUDA context does not survive a fork
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(fold, [args] * len(speakers), [Path(args.data)] * len(speakers), speakers, works))
-    return [fold(args, Path(args.data), speaker, work) for speaker, work in zip(speakers, works)]
 
 
 if __name__ == "__main__":

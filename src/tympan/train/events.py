@@ -156,7 +156,7 @@ def plot_timelines(model, recordings: EventSet, out_dir, n: int = 3) -> dict:
 
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-LOW_THRESHOLDS = (None, 0.1, 0.2, 0.3)  # None: one threshold; the others where below it (hysteresis)
+LOW_THRESHOLDS = (0.1, 0.2, 0.3)  # those below a threshold, for hysteresis; one threshold alone is tried too
 MEDIAN_SECONDS = (0.0, 0.1, 0.25, 0.5)
 
 
@@ -192,7 +192,7 @@ def tune_postprocess(model, recordings: EventSet, thresholds=THRESHOLDS, medians
         kept = tuple(float(v[c]) for v in current)
         best = (f_score(*kept), *kept)
         for threshold in thresholds:
-            for low in [threshold] + [low for low in lows if low is not None and low < threshold]:
+            for low in [threshold, *(low for low in lows if low < threshold)]:
                 for median in medians:
                     f = f_score(threshold, low, median)
                     if f > best[0]:
